@@ -103,9 +103,11 @@ class Loss:
         y = np.asarray(y_true)
         if self.sparse:
             if y.dtype.kind == "f":
-                if not np.all(np.isfinite(y)) or np.any(y != np.round(y)):
-                    raise ValueError(f"{self.name}: labels must be integer class indices")
-                return y.astype(np.int64)
+                # Keras casts float labels to int64: a fraction is truncated toward zero (a mask
+                # resized bilinearly, the FCN example); only NaN / inf have no class
+                if not np.all(np.isfinite(y)):
+                    raise ValueError(f"{self.name}: labels must be integer class indices (got NaN or inf)")
+                return np.trunc(y).astype(np.int64)
             if y.dtype.kind not in "iu":
                 raise TypeError(f"{self.name}: labels must be integers, got dtype {y.dtype}")
             return np.ascontiguousarray(y, dtype=np.int64 if y.dtype != np.int32 else np.int32)
@@ -928,9 +930,9 @@ def _as_float_tensor(v):
 
 def _int_labels(y_true, name):
     y = np.asarray(y_true)
-    if y.dtype.kind == "f" and (not np.all(np.isfinite(y)) or np.any(y != np.round(y))):
-        raise ValueError(f"{name}: labels must be integer class indices")
-    return y.astype(np.int64)
+    if y.dtype.kind == "f" and not np.all(np.isfinite(y)):
+        raise ValueError(f"{name}: labels must be integer class indices (got NaN or inf)")
+    return np.trunc(y).astype(np.int64) if y.dtype.kind == "f" else y.astype(np.int64)   # Keras' cast
 
 
 def circle(y_true, y_pred, ref_labels=None, ref_embeddings=None, remove_diagonal=True, gamma=80, margin=0.4):

@@ -1521,12 +1521,15 @@ def _restore_optimizer(model, store, path):
         raise ValueError(f"{path}: the optimizer state does not fit the model: {exc}") from None
 
 
-def load_model(filepath, custom_objects=None, compile=True, safe_mode=True):
+def load_model(filepath, custom_objects=None, compile=True, safe_mode=True, options=None):
     """See _load_model; ``custom_objects`` {name: class} names the custom layers and subclassed
     models the file may use (or register them with register_keras_serializable). Keras' (and
     TF-Keras 2's) parameter order: ``load_model(path, {"Custom": Custom})`` passes custom
     objects. A directory is a model written with ``zipped=False`` or to a name without an
-    extension."""
+    extension. ``options``: TF-Keras 2's tf.saved_model.LoadOptions (which device reads; corenn
+    reads on the host, so it changes nothing)."""
+    from .saved_model import LoadOptions, check_options
+    check_options(options, LoadOptions, "load_model")
     path = filepath
     _SCOPE.append(dict(custom_objects or {}))
     try:

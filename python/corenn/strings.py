@@ -609,12 +609,12 @@ def regex_full_match(input, pattern, name=None):  # noqa: A002
 
 
 def split(input, sep=None, maxsplit=-1, name=None):  # noqa: A002
-    """Split on ``sep`` (None: runs of whitespace). A string gives a list of tokens; an array
-    of strings an object array of the same shape holding one token list per string (what
-    TensorFlow returns as a RaggedTensor)."""
+    """Split on ``sep`` (None: runs of whitespace). One string gives its tokens as a 1-D string
+    tensor, as TensorFlow's (so ``split(path, os.path.sep)[-1].numpy()`` is bytes); a batch of
+    strings one token list per string (a RaggedTensor)."""
     def one(s):
         return s.split(sep, maxsplit) if sep is not None else s.split(None, maxsplit)
-    return _map(one, input, "split")
+    return _split_each(one, input, "split")
 
 
 def unicode_split(input, input_encoding="UTF-8", errors="replace", name=None):  # noqa: A002

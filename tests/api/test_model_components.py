@@ -44,8 +44,11 @@ def test_loss_resolution_and_errors():
     assert isinstance(losses._to_loss(fn), losses.LossFunctionWrapper)
     with pytest.raises(TypeError, match="cannot interpret"):
         losses.get(3)
+    # float labels are cast as Keras casts them (truncated: 1.6 is class 1); NaN has no class
+    assert np.isclose(float(losses.SparseCategoricalCrossentropy()(np.array([1.6]), np.array([[0.25, 0.75]]))),
+                      -np.log(0.75))
     with pytest.raises(ValueError, match="integer class indices"):
-        losses.SparseCategoricalCrossentropy()(np.array([0.5]), np.array([[0.5, 0.5]]))
+        losses.SparseCategoricalCrossentropy()(np.array([np.nan]), np.array([[0.5, 0.5]]))
 
 
 def test_metric_resolution_like_keras():

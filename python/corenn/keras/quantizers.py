@@ -32,7 +32,8 @@ import numpy as np
 
 from .. import kernels
 
-__all__ = ["Quantizer", "AbsMaxQuantizer", "abs_max_quantize", "quantize_and_dequantize",
+__all__ = ["Quantizer", "AbsMaxQuantizer", "QuantizationConfig", "Int8QuantizationConfig",
+           "Int4QuantizationConfig", "abs_max_quantize", "quantize_and_dequantize",
            "fake_quant_with_min_max_vars", "compute_float8_scale", "compute_float8_amax_history", "pack_int4",
            "unpack_int4", "get", "serialize", "deserialize"]
 
@@ -122,6 +123,114 @@ class AbsMaxQuantizer(Quantizer):
         if self.axis is not None:
             config["axis"] = self.axis
         return config
+
+
+# -- quantization configs (Keras 3.15's keras.quantizers.*QuantizationConfig) --------------------
+
+class QuantizationConfig:
+    """Base class of ``model.quantize(config=...)``'s configs: a ``weight_quantizer`` (None: the
+    layer's default) and an ``activation_quantizer`` (None: inputs are not quantized). Subclasses
+    name their ``mode``."""
+
+    def __init__(self, weight_quantizer=None, activation_quantizer=None):
+        self.weight_quantizer = weight_quantizer
+        self.activation_quantizer = activation_quantizer
+
+    @property
+    def mode(self):
+        raise NotImplementedError("Subclasses must implement this property. Do not instantiate "
+                                  "QuantizationConfig directly.")
+
+    def get_config(self):
+        def ser(q):
+            return None if q is None else serialize(q)
+        return {"weight_quantizer": ser(self.weight_quantizer), "activation_quantizer": ser(self.activation_quantizer)}
+
+    @classmethod
+    def from_config(cls, config):
+        def de(q):
+            return None if q is None else deserialize(q)
+        return cls(weight_quantizer=de(config.get("weight_quantizer")),
+                   activation_quantizer=de(config.get("activation_quantizer")))
+
+    @staticmethod
+    def weight_quantizer_or_default(config, default):
+        if config is not None and config.weight_quantizer is not None:
+            return config.weight_quantizer
+        return default
+
+    @staticmethod
+    def activation_quantizer_or_default(config, default):
+        # a config's None means "no activation quantization", not "the default"
+        return config.activation_quantizer if config is not None else default
+
+
+class Int8QuantizationConfig(QuantizationConfig):
+    """int8: ``activation_quantizer="default"`` is AbsMaxQuantizer() (per row, -127..127); a
+    weight quantizer must give int8."""
+
+    def __init__(self, weight_quantizer=None, activation_quantizer="default"):
+        if isinstance(activation_quantizer, str) and activation_quantizer == "default":
+            activation_quantizer = AbsMaxQuantizer()
+        super().__init__(weight_quantizer, activation_quantizer)
+        if weight_quantizer is not None and weight_quantizer.output_dtype != "int8":
+            raise ValueError("Int8QuantizationConfig requires a weight_quantizer with output_dtype='int8'. "
+                             f"Received: output_dtype={weight_quantizer.output_dtype}")
+
+    @property
+    def mode(self):
+        return "int8"
+
+
+class Int4QuantizationConfig(QuantizationConfig):
+    """int4 (weight-only by default: ``activation_quantizer="default"`` is None). ``block_size``
+    128 (Keras' default): per group of 128 input rows, asymmetric, which takes no custom
+    quantizer (ValueError, as Keras 3.15); None / -1: per output channel, where a
+    ``weight_quantizer`` must have value_range (-8, 7) and output_dtype 'int8'."""
+
+    def __init__(self, weight_quantizer=None, activation_quantizer="default", block_size=128):
+        if isinstance(activation_quantizer, str) and activation_quantizer == "default":
+            activation_quantizer = None
+        super().__init__(weight_quantizer, activation_quantizer)
+        if block_size is not None and block_size != -1 and block_size <= 0:
+            raise ValueError(f"block_size must be None, -1, or a positive integer. Received: block_size={block_size}")
+        self.block_size = block_size
+        if block_size is not None and block_size > 0 and (weight_quantizer is not None
+                                                          or activation_quantizer is not None):
+            raise ValueError("Int4 sub-channel quantization (block_size > 0) does not support custom quantizers. "
+                             "Either set block_size to None or -1 for per-channel quantization, or remove the "
+                             f"custom quantizer arguments. Received: block_size={block_size}")
+        if weight_quantizer is not None:
+            if tuple(weight_quantizer.value_range) != (-8, 7):
+                raise ValueError("Int4QuantizationConfig requires a weight_quantizer with value_range=(-8, 7). "
+                                 f"Received: value_range={weight_quantizer.value_range}")
+            if weight_quantizer.output_dtype != "int8":
+                raise ValueError("Int4QuantizationConfig requires a weight_quantizer with output_dtype='int8'. "
+                                 f"Received: output_dtype={weight_quantizer.output_dtype}")
+
+    @property
+    def mode(self):
+        return "int4"
+
+    def get_config(self):
+        config = super().get_config()
+        config["block_size"] = self.block_size
+        return config
+
+    @classmethod
+    def from_config(cls, config):
+        def de(q):
+            return None if q is None else deserialize(q)
+        return cls(weight_quantizer=de(config.get("weight_quantizer")),
+                   activation_quantizer=de(config.get("activation_quantizer")),
+                   block_size=config.get("block_size", None))
+
+
+def is_default_abs_max(q, axis=-1):
+    """Whether ``q`` is Keras' default AbsMaxQuantizer (-127..127, epsilon 1e-7, int8) along
+    ``axis`` (its own axis unset, or that one): what corenn's fused int8 kernels compute."""
+    return (type(q) is AbsMaxQuantizer and tuple(q.value_range) == (-127, 127) and float(q.epsilon) == _EPSILON
+            and q.output_dtype == "int8" and q.axis in (None, (axis,)))
 
 
 # -- float8 --------------------------------------------------------------------------------------
@@ -286,6 +395,7 @@ def unpack_int4(packed, orig_len, axis=0, dtype="int8"):
 # -- registry ------------------------------------------------------------------------------------
 
 _OBJECTS = {"Quantizer": Quantizer, "AbsMaxQuantizer": AbsMaxQuantizer,
+            "Int8QuantizationConfig": Int8QuantizationConfig, "Int4QuantizationConfig": Int4QuantizationConfig,
             "quantizer": Quantizer, "abs_max_quantizer": AbsMaxQuantizer}
 
 

@@ -481,7 +481,7 @@ class Layer:
         if name is not None and not isinstance(name, str):  # Keras 3 order: add_weight(shape, initializer)
             name, shape, initializer = None, name, shape if initializer is None else initializer
         if shape is None:
-            raise TypeError(f"layer '{self.name}'.add_weight: pass shape=, e.g. add_weight(shape=(4, 8))")
+            shape = ()   # Keras 3: a scalar (the quantization guides' add_weight(name="scale", ...))
         if isinstance(shape, (int, np.integer)) and not isinstance(shape, bool):
             shape = (int(shape),)   # shape=(n) is an int: TF-Keras 2 takes it as (n,) (Keras 3 raises)
         store = np.dtype(np.float32)

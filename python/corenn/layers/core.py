@@ -14,7 +14,7 @@ from .. import constraints, initializers, kernels, regularizers
 from ._channels_first import ChannelsFirst, data_format_arg
 from .base import ASSIGNED_WEIGHT_LAYERS, ActivatedLayer, Layer, activation_flops, sample_size, shape_str, user_mask
 from .lora import LoRA
-from .quantization import Int8Quantizable, abs_max_quantize, dequantize, int4_quantize
+from .quantization import Int8Quantizable, abs_max_quantize, dequantize, int4_quantize, int8_values
 
 __all__ = ["Dense", "Activation", "Flatten", "Reshape", "Dropout", "Identity", "Masking", "Lambda"]
 
@@ -100,8 +100,10 @@ class Dense(Int8Quantizable, LoRA, ActivatedLayer):
 
     def build(self, input_shape):
         input_shape = tuple(input_shape)
-        if len(input_shape) < 2 or input_shape[-1] is None:
-            raise ValueError(f"Dense '{self.name}' needs inputs of shape (batch, ..., features) with a "
+        # Keras reads only the last axis: build((10,)) (the quantization guide's layer.build(
+        # input_shape)) makes a (10, units) kernel, as build((None, 10)) does
+        if len(input_shape) < 1 or input_shape[-1] is None:
+            raise ValueError(f"Dense '{self.name}' needs inputs of shape (..., features) with a "
                              f"known last axis, got {shape_str(input_shape)}")
         if self._quantized is None:
             self.kernel = self.add_weight("kernel", (input_shape[-1], self.units), self.kernel_initializer,
@@ -118,7 +120,8 @@ class Dense(Int8Quantizable, LoRA, ActivatedLayer):
             self.kernel = self._params[-1].value
             self._params.append(self._frozen_weight("kernel_scale", np.ones(self.units)))
             self.kernel_scale = self._params[-1].value
-        super().build(input_shape)
+        # built from (features,): the layer still takes (batch, ..., features), Keras' min_ndim=2
+        super().build(input_shape if len(input_shape) > 1 else (None,) + input_shape)
         self._lora_build()
 
     def compute_output_shape(self, input_shape):
@@ -138,6 +141,8 @@ class Dense(Int8Quantizable, LoRA, ActivatedLayer):
             np.copyto(np.asarray(w), self._int4_matrix_values("kernel"))
             self._w4 = w
             kernels._gemm(x2, w, z2, False, False, 1.0, 0.0, self.bias, act, False)
+        elif self._quantized is not None and "_custom_quantizers" in self.__dict__:
+            self._custom_int8_forward(x2, z2, act)
         elif self._quantized is not None:
             # int8 x int8 -> int32 product of the row-quantized x and the int8 kernel, dequantized
             # with the bias and relu in the same pass (layers/quantization.py).
@@ -217,20 +222,68 @@ class Dense(Int8Quantizable, LoRA, ActivatedLayer):
 
     # -- int8 (layers/quantization.py) --------------------------------------------------------
 
-    def _quantize_int8(self):
-        """kernel -> int8 values per output column (axis 0) and kernel_scale (U,); frozen."""
-        q, scale = abs_max_quantize(self.kernel._copy_array(), axis=0)
+    def _quantize_int8(self, weight_quantizer=None):
+        """kernel -> int8 values per output column (axis 0) and kernel_scale (U,); frozen. A
+        config's ``weight_quantizer`` (Keras calls it with the kernel and to_numpy=True; its
+        own axis, 0 for Keras' per-column scale) gives (q, scale) instead."""
+        if weight_quantizer is None:
+            q, scale = abs_max_quantize(self.kernel._copy_array(), axis=0)
+        else:
+            q, scale = self._custom_weight_quantize(weight_quantizer, (self.units,))
         kp, sp = self._frozen_weight("kernel", q, int8=True), self._frozen_weight("kernel_scale", scale[0])
         # Keras 3 makes the int8 kernel again after the bias: weights [bias, kernel, kernel_scale]
         self._params = [p for p in self._params if p.value is not self.kernel] + [kp, sp]
         self.kernel, self.kernel_scale = kp.value, sp.value
 
-    def _quantize_int4(self):
+    def _custom_weight_quantize(self, quantizer, scale_shape):
+        """(q, scale (1, U)) of the float kernel by a config's weight quantizer, as NumPy: q
+        whole numbers (checked when stored as int8), scale float32 broadcasting to (1, U)."""
+        q, scale = quantizer(self.kernel, to_numpy=True)
+        q = np.asarray(q.numpy() if hasattr(q, "numpy") else q)
+        scale = np.asarray(scale.numpy() if hasattr(scale, "numpy") else scale, np.float32)
+        if q.shape != tuple(self.kernel.shape) or scale.size != int(np.prod(scale_shape)):
+            raise ValueError(f"Dense '{self.name}': the weight quantizer {type(quantizer).__name__} gave values of "
+                             f"shape {q.shape} and a scale of shape {scale.shape}; the kernel is "
+                             f"{tuple(self.kernel.shape)} and needs one scale per output column {scale_shape}")
+        return q, scale.reshape(1, -1)
+
+    def _quantize_int4(self, weight_quantizer=None):
         """kernel (D, U) -> int4 per output column (module docstring of layers/quantization.py):
-        packed kernel (D, ceil(U / 2)), kernel_scale, and per group kernel_zero and g_idx."""
-        q, scale, zero = int4_quantize(self.kernel._copy_array(), self._int4_block)
+        packed kernel (D, ceil(U / 2)), kernel_scale, and per group kernel_zero and g_idx. A
+        per-channel config's ``weight_quantizer`` gives (q, scale) instead."""
+        if weight_quantizer is not None:
+            q, scale = self._custom_weight_quantize(weight_quantizer, (self.units,))
+            q, scale, zero = int8_values(q, f"Dense '{self.name}': int4 kernel"), scale[0], None
+            if q.min(initial=0) < -8 or q.max(initial=0) > 7:
+                raise ValueError(f"Dense '{self.name}': the int4 weight quantizer gave values outside -8..7")
+        else:
+            q, scale, zero = int4_quantize(self.kernel._copy_array(), self._int4_block)
         self._params = [p for p in self._params if p.value is not self.kernel]
         self._set_int4_params(self._int4_params("kernel", q, scale, zero))
+
+    def _custom_int8_forward(self, x2, z2, act):
+        """int8 with a config's quantizers (Keras 3's _int8_call): the inputs quantizer's
+        (q_x, s_x) per row (none: x itself, s_x 1), z = (q_x W) / (s s_x) + b in float32, the
+        integer product exact (NumPy: a config's quantizer is Python code, not the fused kernel); relu here when the caller fused it. The backward is the default
+        one (dx = dz (W / s)^T, Keras' custom gradient)."""
+        w = self.kernel._copy_array().astype(np.int32 if self.inputs_quantizer is not None else np.float32)
+        scale = self.kernel_scale._copy_array()
+        if self.inputs_quantizer is None:   # Keras' order: the product, then the division
+            z = (np.asarray(x2, np.float32) @ w) / scale
+        else:
+            qx, sx = self.inputs_quantizer(x2, axis=-1)
+            qx = np.asarray(qx.numpy() if hasattr(qx, "numpy") else qx)
+            sx = np.asarray(sx.numpy() if hasattr(sx, "numpy") else sx, np.float32)
+            if qx.dtype.kind in "iu":
+                acc = (qx.astype(np.int64) @ w.astype(np.int64)).astype(np.float32)
+            else:
+                acc = qx.astype(np.float32) @ w.astype(np.float32)
+            z = acc / (scale * sx)
+        if self.use_bias:
+            z = z + self.bias._copy_array()
+        if act == "relu":
+            z = np.maximum(z, 0)
+        np.asarray(z2)[...] = z
 
     def _quantized_backward(self, x, dz2, flat):
         """Keras' custom gradient of the int8 / int4 product: dx = dz W'^T with W' the
@@ -249,6 +302,7 @@ class Dense(Int8Quantizable, LoRA, ActivatedLayer):
 
 
 Dense._quantizes = Dense   # Keras quantizes Dense itself, not its subclasses
+Dense._takes_custom_quantizers = True   # a QuantizationConfig's own quantizers (corenn: Dense only)
 
 
 _AXIS_ACTIVATIONS = ("softmax", "log_softmax", "glu", "sparsemax")

@@ -127,6 +127,13 @@ def int4_block_size(config):
     else:
         quantizers = (getattr(config, "weight_quantizer", None), getattr(config, "activation_quantizer", None))
         block = getattr(config, "block_size", 0)
+        if quantizers[1] is not None:
+            raise ValueError("quantize('int4'): an activation_quantizer is not supported in corenn (Keras' "
+                             "int4 is weight-only by default: activation_quantizer=None)")
+        if _is_config_object(config) and block in (None, -1):
+            # per channel, where Keras 3.15 takes a weight quantizer (Int4QuantizationConfig
+            # checked its value_range (-8, 7) and int8 output); the layer calls it
+            quantizers = ()
     if any(q is not None for q in quantizers):
         raise ValueError("quantize('int4'): custom weight / activation quantizers are not supported in corenn "
                          "(Keras' default int4: weight-only, abs-max per channel or per group)")
@@ -137,11 +144,31 @@ def int4_block_size(config):
     return int(block)
 
 
+def _is_config_object(config):
+    """A keras.quantizers.QuantizationConfig object (not a serialized dict from a file)."""
+    from ..keras.quantizers import QuantizationConfig
+    return isinstance(config, QuantizationConfig)
+
+
+def custom_int8_config(config):
+    """An Int8QuantizationConfig object whose quantizers are not Keras' defaults (a weight
+    quantizer, or an activation quantizer other than AbsMaxQuantizer() per row, or None): the
+    layer quantizes with them (Dense) instead of the fused default kernels."""
+    from ..keras.quantizers import Int8QuantizationConfig, is_default_abs_max
+    if not isinstance(config, Int8QuantizationConfig):
+        return False
+    a = config.activation_quantizer
+    return config.weight_quantizer is not None or a is None or not is_default_abs_max(a)
+
+
 def _default_config(config):
     """True for Keras' serialized default int8 config (what get_config writes): abs-max
     quantizers with Keras' range and epsilon, or none."""
     if config is None:
         return True
+    from ..keras.quantizers import Int8QuantizationConfig
+    if isinstance(config, Int8QuantizationConfig):
+        return not custom_int8_config(config)
     if not isinstance(config, dict) or config.get("class_name") != "Int8QuantizationConfig":
         return False
     for key in ("weight_quantizer", "activation_quantizer"):
@@ -190,6 +217,9 @@ class Int8Quantizable:
             self._quantized = policy.quantization_mode
             if self._quantized == "int4":
                 self._int4_block = None if policy.block_size == -1 else policy.block_size
+            # Keras' attribute: what quantizes the inputs (int8: abs-max per row; int4: none)
+            from ..keras.quantizers import AbsMaxQuantizer
+            self.__dict__["inputs_quantizer"] = None if self._quantized == "int4" else AbsMaxQuantizer()
 
     @property
     def quantization_mode(self):
@@ -204,14 +234,26 @@ class Int8Quantizable:
         if getattr(self, "lora_enabled", False):
             raise ValueError(f"{cls} '{self.name}': quantizing a layer with LoRA enabled is not supported "
                              "in corenn; quantize before enabling LoRA or merge it first")
+        custom = custom_int8_config(config) if mode != "int4" else \
+            getattr(config, "weight_quantizer", None) is not None
+        if custom and not getattr(type(self), "_takes_custom_quantizers", False):
+            raise ValueError(f"{cls} '{self.name}': custom quantizers in {type(config).__name__} are supported "
+                             "on Dense only in corenn; quantize this layer with config=None")
         if mode == "int4":
             block = int4_block_size(config)
             self._int4_block = None if block == -1 else block
-            self._quantize_int4()
+            wq = getattr(config, "weight_quantizer", None)
+            self._quantize_int4(wq) if wq is not None else self._quantize_int4()
             self._dtype_policy = Int4DTypePolicy(f"int4/{block}", self.dtype_policy.name)
+            self.__dict__["inputs_quantizer"] = None   # weight-only (Keras' int4 default)
         else:
-            self._quantize_int8()
+            wq = getattr(config, "weight_quantizer", None) if custom else None
+            self._quantize_int8(wq) if wq is not None else self._quantize_int8()
             self._dtype_policy = QuantizedDTypePolicy("int8", self.dtype_policy.name)
+            from ..keras.quantizers import AbsMaxQuantizer
+            self.__dict__["inputs_quantizer"] = config.activation_quantizer if custom else AbsMaxQuantizer()
+        if custom:
+            self.__dict__["_custom_quantizers"] = config
         self._quantized = mode
         self._buffers.clear()
 
@@ -294,6 +336,18 @@ class Int8Quantizable:
         if self.quantization_mode is not None:
             from ..keras.dtype_policies import serialize
             cfg["dtype"] = serialize(self.dtype_policy)
+            config = self.__dict__.get("_custom_quantizers")
+            if self.quantization_mode == "int8" and config is not None and custom_int8_config(
+                    type(config)(activation_quantizer=config.activation_quantizer)):
+                # an activation quantizer of its own: written as Keras writes it, so that a
+                # reader refuses the layer by name (corenn's reader takes the default config
+                # only) rather than reading it back with the default per-row quantizer
+                from ..keras.quantizers import serialize
+                cfg["quantization_config"] = {"module": "keras.quantizers", "class_name": type(config).__name__,
+                                              "config": {"weight_quantizer": None, "activation_quantizer":
+                                                         None if config.activation_quantizer is None
+                                                         else serialize(config.activation_quantizer)},
+                                              "registered_name": None}
             if self.quantization_mode == "int4":   # Keras 3.15 writes the int4 config beside it
                 cfg["quantization_config"] = {
                     "module": "keras.quantizers", "class_name": "Int4QuantizationConfig",
@@ -338,7 +392,7 @@ def check_quantize_args(layer, mode, config):
             "int4" if _config_name(config) == "Int4QuantizationConfig" else None
     if mode == "int4":
         int4_block_size(config)   # raises for a config corenn cannot follow
-    elif not _default_config(config):
+    elif not (_default_config(config) or custom_int8_config(config)):
         raise ValueError(f"{cls} '{layer.name}': quantization config {config!r} is not supported; corenn "
                          "quantizes with Keras' default int8 abs-max quantizers (config=None)")
     if not layer.built:
@@ -378,12 +432,18 @@ def quantize_model(model, mode=None, config=None, filters=None, **kwargs):
     if filters is not None and not (isinstance(filters, (str, list, tuple)) or callable(filters)):
         raise ValueError("The `filters` argument must be a regex string, a list of regex strings, or a "
                          f"callable. Received: {type(filters)}")
+    if isinstance(config, str):   # Keras: quantize(config="int8") names the mode
+        mode, config = config, None
     if config is not None and mode is None:
         mode = "int4" if _config_name(config) == "Int4QuantizationConfig" else "int8"
+    if mode is None:
+        raise ValueError("You must provide either `mode` or `config` to `quantize`.")
+    if _is_config_object(config) and mode in QUANTIZATION_MODES and config.mode != mode:
+        raise ValueError(f"Contradictory arguments: mode='{mode}' but config.mode='{config.mode}'")
     check_mode(mode)
     if mode == "int4":
         int4_block_size(config)
-    elif not _default_config(config):
+    elif not (_default_config(config) or custom_int8_config(config)):
         raise ValueError(f"{type(model).__name__}.quantize: quantization config {config!r} is not supported; "
                          "corenn quantizes with Keras' default int8 abs-max quantizers (config=None)")
 

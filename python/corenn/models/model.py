@@ -658,13 +658,22 @@ class Model(TrainingLoops):
             return
         saving.load_weights(self, filepath, skip_mismatch=bool(skip_mismatch))
 
-    def save(self, filepath, overwrite=True, include_optimizer=True, save_format=None, zipped=None):
+    def save(self, filepath, overwrite=True, include_optimizer=True, save_format=None, zipped=None,
+             signatures=None, options=None, save_traces=True):
         """``m.keras``: corenn's zip; ``m.h5`` (or ``save_format="h5"``): TF-Keras 2's HDF5
         model file, which TF-Keras 2 and Keras 3's ``load_model`` read (needs h5py).
         ``zipped=False``: the zip's members as files of a directory (Keras 3's option); a name
-        without an extension (TF-Keras 2's SavedModel directory) writes that directory too."""
+        without an extension (TF-Keras 2's SavedModel directory) writes that directory too.
+        TF-Keras 2's SavedModel arguments: ``options`` a tf.saved_model.SaveOptions (which device
+        writes: corenn writes from the host, so it changes nothing), ``save_traces`` accepted;
+        ``signatures`` (graph functions) raise, corenn has no graphs to serve."""
         import os
         from .. import saving
+        from ..saved_model import SaveOptions, check_options
+        check_options(options, SaveOptions, f"{self.name}.save")
+        if signatures is not None:
+            raise NotImplementedError(f"{self.name}.save: signatures= names TensorFlow graph functions, which a "
+                                      "corenn model file does not hold; export to ONNX to serve the model")
         if zipped is False or zipped is None and saving.is_model_directory_name(filepath, save_format):
             # TF-Keras 2 wrote a SavedModel directory for a name without an extension (or
             # save_format="tf"); corenn writes its own model directory there, read by load_model
@@ -679,7 +688,9 @@ class Model(TrainingLoops):
         """Keras 3's post-training quantization of the built model's Dense, EinsumDense and
         Embedding layers: ``mode="int8"`` or ``"int4"`` (weight-only; ``config`` Keras'
         Int4QuantizationConfig, serialized or an object with ``block_size``: 128 by default, -1
-        per channel); float8 / gptq / awq raise ValueError naming the mode. ``filters``: a regex
+        per channel); ``config`` an ``Int8QuantizationConfig`` / ``Int4QuantizationConfig``
+        object (the mode read from it), whose own quantizers Dense uses; float8 / gptq / awq
+        raise ValueError naming the mode. ``filters``: a regex
         on layer names, a list of them, or a callable. See layers/quantization.py."""
         from ..layers.quantization import quantize_model
         quantize_model(self, mode, config, filters, **kwargs)

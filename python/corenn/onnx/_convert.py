@@ -102,7 +102,15 @@ def _with_activation(b, layer, v):
 # -- core -------------------------------------------------------------------------------------------
 
 def _int8(layer):
-    return getattr(layer, "_quantized", None) == "int8"
+    if getattr(layer, "_quantized", None) != "int8":
+        return False
+    if "_custom_quantizers" in getattr(layer, "__dict__", {}):
+        # a QuantizationConfig's own quantizers are Python code; the exported product is the
+        # default per-row abs-max one, which would give other numbers
+        raise ValueError(f"ONNX export: Dense '{layer.name}' was quantized with a custom QuantizationConfig "
+                         "(its own quantizers), which the ONNX int8 product cannot express; quantize it with "
+                         "config=None to export it")
+    return True
 
 
 def _int4(layer):
