@@ -51,6 +51,10 @@ def test_program(name, tmp_path, monkeypatch, capsys):
     monkeypatch.setattr(config, "_SOFT_PLACEMENT", list(config._SOFT_PLACEMENT))
     monkeypatch.setattr(config, "_VISIBLE", list(config._VISIBLE))
     monkeypatch.chdir(tmp_path)
+    # a program's stand-in for its dataset may replace glob.glob (the vocal-separation example
+    # does); put it back afterwards, or tf.io.gfile.glob of later programs finds nothing
+    import glob
+    monkeypatch.setattr(glob, "glob", glob.glob)
     # tempfile.mkdtemp() (the migration guides' checkpoint directories) inside this test's
     # directory, so runs leave nothing behind in the system's temp directory
     import tempfile
