@@ -280,7 +280,7 @@ def one_hot(indices, depth, on_value=None, off_value=None, axis=None, dtype=None
     out = np.where(idx[..., None] == np.arange(int(depth)), on, off).astype(dtype)
     if axis is not None and axis != -1:
         out = np.moveaxis(out, -1, axis)
-    return Tensor.from_numpy(np.ascontiguousarray(out))
+    return Tensor.from_numpy(np.asarray(out, order="C"))
 
 
 def argmax(input, axis=None, output_type="int64", name=None):  # noqa: A002
@@ -459,7 +459,7 @@ def where(condition, x=None, y=None, name=None):
     """``tf.where``: with x and y a selection; alone, the (num_true, rank) int64 coordinates of the
     true entries (TensorFlow's layout; keras.ops.where gives a tuple per axis instead)."""
     if x is None and y is None:
-        return Tensor.from_numpy(np.ascontiguousarray(np.argwhere(np.asarray(condition)).astype(np.int64)))
+        return Tensor.from_numpy(np.asarray(np.argwhere(np.asarray(condition)).astype(np.int64), order="C"))
     return ops.where(condition, x, y)
 
 
@@ -601,7 +601,7 @@ def sort(values, axis=-1, direction="ASCENDING", name=None):
 def argsort(values, axis=-1, direction="ASCENDING", stable=False, name=None):
     a = np.asarray(values)
     idx = np.argsort(-a if direction == "DESCENDING" else a, axis=axis, kind="stable")
-    return Tensor.from_numpy(np.ascontiguousarray(idx, dtype=np.int32))
+    return Tensor.from_numpy(np.asarray(idx, dtype=np.int32, order="C"))
 
 
 def cumsum(x, axis=0, exclusive=False, reverse=False, name=None):

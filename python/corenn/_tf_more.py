@@ -221,7 +221,7 @@ def histogram_fixed_width_bins(values, value_range, nbins=100, dtype="int32", na
     if n < 1:
         raise ValueError(f"tf.histogram_fixed_width_bins: nbins must be positive, got {n}")
     b = np.clip(np.floor((v - lo) / (hi - lo) * n), 0, n - 1).astype(str(dtype))
-    return Tensor.from_numpy(np.ascontiguousarray(b))
+    return Tensor.from_numpy(np.asarray(b, order="C"))
 
 
 def gradients(ys, xs, grad_ys=None, name="gradients", gate_gradients=False, aggregation_method=None,
@@ -291,7 +291,7 @@ def bitcast(input, type, name=None):  # noqa: A002
     """Reinterprets the bytes: the same itemsize keeps the shape; a smaller type adds a last axis
     of ratio; a larger one consumes a last axis of exactly that ratio."""
     from ._tf_api import constant
-    a = np.ascontiguousarray(np.asarray(input))
+    a = np.asarray(np.asarray(input), order="C")
     to = np.dtype(str(type))
     if to.itemsize < a.dtype.itemsize:
         out = a.view(to).reshape(a.shape + (a.dtype.itemsize // to.itemsize,))
@@ -316,7 +316,7 @@ def fingerprint(data, method="farmhash64", name=None):
             isinstance(data, (list, tuple)) and data and isinstance(data[0], (str, bytes))):
         rows = [s.encode() if isinstance(s, str) else bytes(s) for s in as_string_array(data).reshape(-1)]
     else:
-        a = np.ascontiguousarray(np.asarray(data))
+        a = np.asarray(np.asarray(data), order="C")
         if a.ndim == 0:
             raise ValueError("tf.fingerprint: data must have at least one axis")
         rows = [r.tobytes() for r in a.reshape(a.shape[0], -1)] if a.shape[0] else []
@@ -397,7 +397,7 @@ class TensorProto:
     list of ints) and the values (kept as a NumPy array; ``tensor_content`` its bytes)."""
 
     def __init__(self, array):
-        self._array = np.ascontiguousarray(array)
+        self._array = np.asarray(array, order="C")
         self.dtype = str(self._array.dtype) if self._array.dtype.kind not in "OUS" else "string"
         self.tensor_shape = list(self._array.shape)
 

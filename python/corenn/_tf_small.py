@@ -46,7 +46,7 @@ def reverse_sequence(input, seq_lengths, seq_axis=None, batch_axis=0, name=None)
         return np.take_along_axis(i, np.broadcast_to(src, i.shape), axis=sa)
     if str(t.dtype).startswith("float"):
         return ops._gather("reverse_sequence", t, index)
-    return Tensor.from_numpy(np.ascontiguousarray(index(np.asarray(t))))
+    return Tensor.from_numpy(np.asarray(index(np.asarray(t)), order="C"))
 
 
 def unravel_index(indices, dims, name=None):
@@ -58,11 +58,12 @@ def unravel_index(indices, dims, name=None):
         raise InvalidArgumentError(f"tf.unravel_index: indices must lie in [0, {int(np.prod(shape))})")
     out = np.stack(np.unravel_index(idx, shape)) if shape else np.zeros((0,) + idx.shape, np.int64)
     dt = np.int64 if np.asarray(indices).dtype == np.int64 and isinstance(indices, (np.ndarray, Tensor)) else np.int32
-    return Tensor.from_numpy(np.ascontiguousarray(out.astype(dt)))
+    return Tensor.from_numpy(np.asarray(out.astype(dt), order="C"))
 
 
 def truncatediv(x, y, name=None):
-    """Division rounded toward zero (C's) for integers; x / y for floats."""
+    """Division rounded toward zero (C's), for integers and floats alike (TensorFlow's: 7.5 / 2 is 3,
+    -7.5 / 2 is -3); no gradient flows through the rounding."""
     a, b = np.asarray(x), np.asarray(y)
     if a.dtype.kind in "iu" and b.dtype.kind in "iu":
         if np.any(b == 0):
@@ -70,7 +71,7 @@ def truncatediv(x, y, name=None):
         q = np.trunc(a.astype(np.float64) / b).astype(np.result_type(a, b))
         from ._tf_api import constant
         return constant(q)
-    return ops.divide(x, y)
+    return ops.trunc(ops.divide(x, y))
 
 
 def truncatemod(x, y, name=None):

@@ -124,8 +124,8 @@ def resize(images, size, method="bilinear", preserve_aspect_ratio=False, antiali
     y = kernels.resize2d_forward(x, (oh, ow), method)
     if x.dtype == "float32" and x is x4:
         in_shape = tuple(x.shape)
-        autodiff.record_op(lambda dys: [kernels.resize2d_backward(kernels.as_tensor(np.ascontiguousarray(
-            np.asarray(dys[0], np.float32))), in_shape, method)], [x], [y])
+        autodiff.record_op(lambda dys: [kernels.resize2d_backward(kernels.as_tensor(np.asarray(
+            np.asarray(dys[0], np.float32), order="C")), in_shape, method)], [x], [y])
     if keep_int:
         y = ops.cast(y, t.dtype)
     return y if batched else y[0]
@@ -365,7 +365,7 @@ def rgb_to_hsv(images, name=None):
     safe = np.where(delta > 0, delta, 1)
     h = np.where(mx == r, (g - b) / safe, np.where(mx == g, 2 + (b - r) / safe, 4 + (r - g) / safe))
     h = np.where(delta > 0, (h / 6.0) % 1.0, 0.0)
-    return Tensor.from_numpy(np.ascontiguousarray(np.stack([h, s, mx], -1).astype(_result_float(images))))
+    return Tensor.from_numpy(np.asarray(np.stack([h, s, mx], -1).astype(_result_float(images)), order="C"))
 
 
 def hsv_to_rgb(images, name=None):
@@ -381,7 +381,7 @@ def hsv_to_rgb(images, name=None):
         out[..., 0] = np.where(sel, r, out[..., 0])
         out[..., 1] = np.where(sel, g, out[..., 1])
         out[..., 2] = np.where(sel, b, out[..., 2])
-    return Tensor.from_numpy(np.ascontiguousarray(out.astype(_result_float(images))))
+    return Tensor.from_numpy(np.asarray(out.astype(_result_float(images)), order="C"))
 
 
 @_float_inside
@@ -627,7 +627,11 @@ def sobel_edges(image):
     edges padded by reflection, as TensorFlow's (keras.ops.image.sobel_edges' kernels)."""
     from . import ops_image
     t, batched = _image(image, "sobel_edges")
-    return ops_image.sobel_edges(t if batched else ops.expand_dims(t, 0))
+    t = t if batched else ops.expand_dims(t, 0)
+    # TensorFlow pads by reflection (keras.ops.image.sobel_edges pads with zeros: its own rule)
+    padded = ops.pad(t, [[0, 0], [1, 1], [1, 1], [0, 0]], mode="reflect")
+    return ops.stack([ops_image._depthwise(padded, ops_image._SOBEL_Y, "valid"),
+                      ops_image._depthwise(padded, ops_image._SOBEL_Y.T, "valid")], axis=-1)
 
 
 def ssim(img1, img2, max_val, filter_size=11, filter_sigma=1.5, k1=0.01, k2=0.03):

@@ -202,7 +202,7 @@ def matrix_rank(a, tol=None, validate_args=False, name=None):
     m, n = np.shape(a)[-2:]
     cut = (max(m, n) * np.finfo(np.float32).eps * s.max(axis=-1, keepdims=True)) if tol is None else float(tol)
     from .kernels import Tensor
-    return Tensor.from_numpy(np.ascontiguousarray(np.sum(s > cut, axis=-1).astype(np.int32)))
+    return Tensor.from_numpy(np.asarray(np.sum(s > cut, axis=-1).astype(np.int32), order="C"))
 
 
 def eigvalsh(tensor, name=None):

@@ -111,8 +111,8 @@ def bincount(arr, weights=None, minlength=None, maxlength=None, dtype="int32", n
     if maxlength is not None:
         out = out[:maxlength]
     wide = isinstance(weights, Tensor) and weights.dtype == "float64"   # float64 weights sum in float64
-    return Tensor.from_numpy(np.ascontiguousarray(out.astype(str(dtype) if weights is None else
-                                                             np.float64 if wide else np.float32)))
+    return Tensor.from_numpy(np.asarray(out.astype(str(dtype) if weights is None else
+                                                             np.float64 if wide else np.float32), order="C"))
 
 
 # -- segments (graph networks: messages summed or averaged per node) ------------------------------
@@ -407,7 +407,7 @@ def invert_permutation(x, name=None):
         raise ValueError(f"tf.math.invert_permutation: x must be a permutation of 0..n-1, got {p.tolist()[:10]}")
     out = np.empty_like(p)
     out[p] = np.arange(p.size, dtype=p.dtype)
-    return Tensor.from_numpy(np.ascontiguousarray(out.astype(np.int32 if p.dtype != np.int64 else np.int64)))
+    return Tensor.from_numpy(np.asarray(out.astype(np.int32 if p.dtype != np.int64 else np.int64), order="C"))
 
 
 def is_non_decreasing(x, name=None):

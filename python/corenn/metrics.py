@@ -56,7 +56,7 @@ _EPSILON = 1e-7
 
 
 def _as_pred(y):
-    return y if isinstance(y, kernels.Tensor) else np.ascontiguousarray(y, dtype=np.float32)
+    return y if isinstance(y, kernels.Tensor) else np.asarray(y, dtype=np.float32, order="C")
 
 
 class MetricResult(float):
@@ -307,7 +307,7 @@ class _Counting(Metric):
         if self.kind == "binary" and np.size(y_true) < y_pred.size:
             # a label that broadcasts (the GAN examples' update_state(1.0, predictions)), as in Keras
             try:
-                y_true = np.ascontiguousarray(np.broadcast_to(np.asarray(y_true, np.float32), tuple(y_pred.shape)))
+                y_true = np.asarray(np.broadcast_to(np.asarray(y_true, np.float32), tuple(y_pred.shape)), order="C")
             except ValueError:
                 pass   # the kernel names the shapes
         if sample_weight is None:
@@ -318,12 +318,12 @@ class _Counting(Metric):
         elements = _element_weights(sample_weight, y_pred, type(self).__name__) if self.kind == "binary" else None
         if elements is not None:   # BinaryAccuracy is elementwise: Keras weighs each prediction
             y_true = np.broadcast_to(np.asarray(y_true, np.float32), elements.shape)
-            y_pred = np.ascontiguousarray(np.asarray(y_pred, np.float32).reshape(-1, 1))
-            y_true = np.ascontiguousarray(y_true.reshape(-1, 1))
+            y_pred = np.asarray(np.asarray(y_pred, np.float32).reshape(-1, 1), order="C")
+            y_true = np.asarray(y_true.reshape(-1, 1), order="C")
             sample_weight = elements.reshape(-1)
         if len(y_pred.shape) == 1:  # (N,) binary predictions: one sample per element
-            y_pred = np.ascontiguousarray(np.asarray(y_pred).reshape(-1, 1))
-            y_true = np.ascontiguousarray(np.asarray(y_true).reshape(-1, 1))
+            y_pred = np.asarray(np.asarray(y_pred).reshape(-1, 1), order="C")
+            y_true = np.asarray(np.asarray(y_true).reshape(-1, 1), order="C")
         rows = _rows(y_pred)
         per = np.empty(rows, np.float32)
         kernels.accuracy_count(self.kind, y_pred, y_true, per_row=per, **self._kwargs())
@@ -365,7 +365,7 @@ class BinaryAccuracy(_Counting):
         return y_pred.size
 
     def _labels(self, y_true):
-        return y_true if isinstance(y_true, kernels.Tensor) else np.ascontiguousarray(y_true, np.float32)
+        return y_true if isinstance(y_true, kernels.Tensor) else np.asarray(y_true, np.float32, order="C")
 
     def get_config(self):
         return {"name": self.name, "threshold": self.threshold}
@@ -397,7 +397,7 @@ class SparseCategoricalAccuracy(_Counting):
         y = np.asarray(y_true)
         if y.dtype not in (np.int32, np.int64):
             y = y.astype(np.int64)
-        return np.ascontiguousarray(y)
+        return np.asarray(y, order="C")
 
 
 class TopKCategoricalAccuracy(_Counting):
@@ -511,7 +511,7 @@ def _element_weights(sample_weight, y_pred, owner):
     if w.ndim < len(shape):
         w = w.reshape(w.shape + (1,) * (len(shape) - w.ndim))
     try:
-        return np.ascontiguousarray(np.broadcast_to(w, shape))
+        return np.asarray(np.broadcast_to(w, shape), order="C")
     except ValueError:
         raise ValueError(f"{owner}: sample_weight of shape {np.shape(sample_weight)} does not broadcast to "
                          f"predictions of shape {shape}") from None
@@ -519,7 +519,7 @@ def _element_weights(sample_weight, y_pred, owner):
 
 def _row_weights(sample_weight, rows):
     """(N,) sample weights as one weight per row: (N, T, C) predictions repeat each T times."""
-    w = np.ascontiguousarray(np.asarray(sample_weight, dtype=np.float32).reshape(-1))
+    w = np.asarray(np.asarray(sample_weight, dtype=np.float32).reshape(-1), order="C")
     if w.size != rows and w.size and rows % w.size == 0:
         w = np.repeat(w, rows // w.size)
     return w
@@ -678,8 +678,8 @@ class CosineSimilarity(_LossMean):
             raise ValueError(f"CosineSimilarity: axis {self.axis} is out of range for y_pred of shape {pred.shape}")
         if true.shape != pred.shape:
             raise ValueError(f"CosineSimilarity: y_true shape {true.shape} differs from y_pred shape {pred.shape}")
-        pred = np.ascontiguousarray(np.moveaxis(pred, self.axis, -1))
-        true = np.ascontiguousarray(np.moveaxis(true, self.axis, -1))
+        pred = np.asarray(np.moveaxis(pred, self.axis, -1), order="C")
+        true = np.asarray(np.moveaxis(true, self.axis, -1), order="C")
         if sample_weight is not None:
             w = np.asarray(sample_weight, np.float32)
             try:
@@ -687,7 +687,7 @@ class CosineSimilarity(_LossMean):
             except ValueError:
                 raise ValueError(f"CosineSimilarity: sample_weight of shape {w.shape} does not broadcast to the "
                                  f"values' shape {pred.shape[:-1]}") from None
-            sample_weight = np.ascontiguousarray(w.reshape(-1))
+            sample_weight = np.asarray(w.reshape(-1), order="C")
         return super().update_state(true, pred, sample_weight)
 
     def get_config(self):
@@ -728,8 +728,8 @@ class _Confusion(Metric):
                 sample_weight = _row_weights(sample_weight, _rows(y_pred))
             else:   # one weight per prediction: each prediction its own row
                 yp = np.asarray(y_pred, np.float32)
-                y_true = np.ascontiguousarray(np.broadcast_to(np.asarray(y_true, np.float32), yp.shape).reshape(-1, 1))
-                y_pred, sample_weight = np.ascontiguousarray(yp.reshape(-1, 1)), elements.reshape(-1)
+                y_true = np.asarray(np.broadcast_to(np.asarray(y_true, np.float32), yp.shape).reshape(-1, 1), order="C")
+                y_pred, sample_weight = np.asarray(yp.reshape(-1, 1), order="C"), elements.reshape(-1)
         c = kernels.confusion_counts(y_pred, y_true, self._sorted, soft_labels=self.soft_labels,
                                      sample_weight=sample_weight)
         self.true_positives += c[:, 0]
@@ -791,7 +791,7 @@ class _PrecisionRecall(_Confusion):
         yt, yp = np.asarray(y_true), np.asarray(y_pred)
         if not 0 <= k < yp.shape[-1]:
             raise ValueError(f"{type(self).__name__}: class_id {k} is out of range for y_pred of shape {yp.shape}")
-        return np.ascontiguousarray(yt[..., k], np.float32), np.ascontiguousarray(yp[..., k])
+        return np.asarray(yt[..., k], np.float32, order="C"), np.asarray(yp[..., k], order="C")
 
     def _value(self, sorted_values):
         v = np.empty_like(sorted_values)
@@ -964,14 +964,14 @@ class AUC(_Confusion):
             elif labels != self.num_labels:
                 raise ValueError(f"AUC: expected {self.num_labels} labels, got predictions of shape {yp.shape}")
             for j in range(labels):
-                c = kernels.confusion_counts(np.ascontiguousarray(yp2[:, j]), np.ascontiguousarray(yt2[:, j]),
+                c = kernels.confusion_counts(np.asarray(yp2[:, j], order="C"), np.asarray(yt2[:, j], order="C"),
                                              self._sorted, soft_labels=True,
-                                             sample_weight=np.ascontiguousarray(w2[:, j]))
+                                             sample_weight=np.asarray(w2[:, j], order="C"))
                 self._add_counts(c, j)
             return
         # one pool of counts, each element weighted by its row's weight times its label's
-        ew = np.ascontiguousarray((w2 * self.label_weights[None, :].astype(np.float32)).reshape(-1))
-        c = kernels.confusion_counts(np.ascontiguousarray(yp2.reshape(-1)), np.ascontiguousarray(yt2.reshape(-1)),
+        ew = np.asarray((w2 * self.label_weights[None, :].astype(np.float32)).reshape(-1), order="C")
+        c = kernels.confusion_counts(np.asarray(yp2.reshape(-1), order="C"), np.asarray(yt2.reshape(-1), order="C"),
                                      self._sorted, soft_labels=True, sample_weight=ew)
         self._add_counts(c, None)
 
@@ -1479,7 +1479,7 @@ def pearson_correlation(y_true, y_pred, axis=-1):
         p = yp - yp.mean(axis=ax, keepdims=True)
         t = t / t.std(axis=ax, keepdims=True)
         p = p / p.std(axis=ax, keepdims=True)
-        return kernels.Tensor.from_numpy(np.ascontiguousarray((t * p).mean(axis=ax), np.float32))
+        return kernels.Tensor.from_numpy(np.asarray((t * p).mean(axis=ax), np.float32, order="C"))
 
 
 def concordance_correlation(y_true, y_pred, axis=-1):
@@ -1490,7 +1490,7 @@ def concordance_correlation(y_true, y_pred, axis=-1):
     mt, mp = yt.mean(axis=ax, keepdims=True), yp.mean(axis=ax, keepdims=True)
     norm = yt.var(axis=ax, keepdims=True) + yp.var(axis=ax, keepdims=True) + (mt - mp) ** 2
     value = (2.0 * (yt - mt) * (yp - mp) / (norm + _EPSILON)).mean(axis=ax)
-    return kernels.Tensor.from_numpy(np.ascontiguousarray(value, np.float32))
+    return kernels.Tensor.from_numpy(np.asarray(value, np.float32, order="C"))
 
 
 class PearsonCorrelation(MeanMetricWrapper):
@@ -1551,13 +1551,13 @@ def accuracy(y_true, y_pred):
         yt = yt.reshape(yt.shape[:-1])
     elif yp.ndim == yt.ndim + 1 and yp.shape[-1] == 1:
         yp = yp.reshape(yp.shape[:-1])
-    return kernels.Tensor.from_numpy(np.ascontiguousarray(yt == yp, dtype=np.float32))
+    return kernels.Tensor.from_numpy(np.asarray(yt == yp, dtype=np.float32, order="C"))
 
 
 def binary_accuracy(y_true, y_pred, threshold=0.5):
     """Per sample: mean over the last axis of (y_pred > threshold) == (y_true > 0.5)."""
     y_pred = _as_pred(y_pred)
-    y_true = np.ascontiguousarray(np.asarray(y_true), np.float32)
+    y_true = np.asarray(np.asarray(y_true), np.float32, order="C")
     if y_true.ndim == y_pred.ndim - 1 and y_pred.shape[-1] == 1:
         y_true = y_true.reshape(y_true.shape + (1,))
     return _per_row_accuracy("binary", y_true, y_pred, threshold=float(threshold))
@@ -1589,7 +1589,7 @@ def _per_sample_loss(kind, name, metric_cls, sparse=False, sign=1.0, **kw):
         if sparse:
             y_true = _sparse_labels(y_true)
         else:
-            y_true = np.ascontiguousarray(np.asarray(y_true), np.float32)
+            y_true = np.asarray(np.asarray(y_true), np.float32, order="C")
             if y_true.ndim == y_pred.ndim - 1 and y_pred.shape[-1] == 1:
                 y_true = y_true.reshape(y_true.shape + (1,))
         out = np.empty(_lead_shape(y_pred), np.float32)

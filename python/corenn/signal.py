@@ -293,14 +293,13 @@ def dct(input, type=2, n=None, axis=-1, norm=None, name=None):  # noqa: A002 - T
 
 
 def idct(input, type=2, n=None, axis=-1, norm=None, name=None):  # noqa: A002
-    """The inverse of dct(type): a DCT of the other type, scaled by 1 / (2N) without norm."""
+    """TensorFlow's idct: the DCT of the other type (III for II, II for III). With norm='ortho' it
+    inverts dct; without, as TensorFlow documents, dct's output must be scaled by 1 / (2N) for
+    idct to give the input back (SciPy's idct scales itself; TensorFlow's does not)."""
     kind = int(type)
     if kind not in (2, 3):
         raise ValueError(f"tf.signal.idct: only DCT types 2 and 3 are supported, got type={type}")
-    out = dct(input, type=5 - kind, n=n, axis=axis, norm=norm)
-    if norm is None:
-        out = ops.multiply(out, np.float32(0.5 / int(out.shape[-1])))
-    return out
+    return dct(input, type=5 - kind, n=n, axis=axis, norm=norm)
 
 
 def mfccs_from_log_mel_spectrograms(log_mel_spectrograms, name=None):
