@@ -107,11 +107,18 @@ def narrow_all(out, wide):
     return out
 
 
-def _record(rule, inputs, output):
-    autodiff.record_op(rule, inputs, [output], None)
+def _record(rule, inputs, output, desc=None):
+    # desc: the float32 op's descriptor where op_gradients.vjp can write this rule again with ops
+    # (which run in float64 on float64 operands), so a nested tape differentiates it once more
+    autodiff.record_op(rule, inputs, [output], desc)
 
 
-def unary(op, x, f, df=None):
+# what op_gradients.vjp differentiates again (its _unary / _activation)
+_VJP_UNARY = frozenset({"negative", "exp", "log", "sqrt", "square", "abs", "reciprocal", "sin", "cos"})
+_VJP_ACTIVATIONS = frozenset({"relu", "leaky_relu", "tanh", "sigmoid", "elu", "softplus", "swish"})
+
+
+def unary(op, x, f, df=None, desc=None):
     """y = f(x) in float64; the rule dx = dy df(x, y) (df None: no gradient)."""
     x = _operand(x, op)
     with np.errstate(all="ignore"):
@@ -120,7 +127,9 @@ def unary(op, x, f, df=None):
         def rule(dys):
             with np.errstate(all="ignore"):
                 return [_t64(_np64(dys[0]) * df(_np64(x), _np64(y)))]
-        _record(rule, [x], y)
+        if desc is None and op in _VJP_UNARY and op in UNARY:
+            desc = ("unary", op)
+        _record(rule, [x], y, desc)
     return y
 
 
@@ -136,7 +145,7 @@ def binary(op, x1, x2, f, dfa=None, dfb=None):
             A, B, Y, dy = _np64(a), _np64(b), _np64(y), _np64(dys[0])
             with np.errstate(all="ignore"):
                 return [_t64(_sum_to(dy * dfa(A, B, Y), a.shape)), _t64(_sum_to(dy * dfb(A, B, Y), b.shape))]
-        _record(rule, [a, b], y)
+        _record(rule, [a, b], y, ("binary", op) if op in BINARY else None)
     return y
 
 
@@ -258,10 +267,11 @@ def activation(kind, x, axis=-1, alpha=0.0):
     if kind in ALPHA_ACTIVATIONS:
         f, df = ALPHA_ACTIVATIONS[kind]
         a = float(alpha)
-        return unary(kind, x, lambda v: f(v, a), lambda v, y: df(v, y, a))
+        return unary(kind, x, lambda v: f(v, a), lambda v, y: df(v, y, a),
+                     ("activation", kind, a) if kind in _VJP_ACTIVATIONS else None)
     if kind not in ("softmax", "log_softmax"):
         f, df = ACTIVATIONS[kind]
-        return unary(kind, x, f, df)
+        return unary(kind, x, f, df, ("activation", kind, 0.0) if kind in _VJP_ACTIVATIONS else None)
     x = _operand(x, kind)
     axes = axis if isinstance(axis, tuple) else (axis,)
     a = _np64(x)
@@ -275,7 +285,8 @@ def activation(kind, x, axis=-1, alpha=0.0):
         if kind == "softmax":
             return [_t64(Y * (dy - np.sum(dy * Y, axis=axes, keepdims=True)))]
         return [_t64(dy - np.exp(Y) * np.sum(dy, axis=axes, keepdims=True))]
-    _record(rule, [x], y)
+    last = axes == (max(a.ndim, 1) - 1,) or axes == (-1,)   # vjp's softmax is over the last axis
+    _record(rule, [x], y, ("activation", kind, 0.0) if last else None)
     return y
 
 
@@ -304,7 +315,7 @@ def reduce(kind, x, axes, keepdims):
         hit = (a == yk).astype(np.float64)
         ties = np.sum(hit, axis=ax, keepdims=True)
         return [_t64(dy * hit / np.where(ties > 0, ties, 1.0))]
-    _record(rule, [x], y)
+    _record(rule, [x], y, ("reduce", kind, ax))
     return y
 
 
@@ -329,7 +340,7 @@ def matmul(x1, x2):
         da = _sum_to(np.matmul(dy, np.swapaxes(B2, -1, -2)), A2.shape).reshape(A.shape)
         db = _sum_to(np.matmul(np.swapaxes(A2, -1, -2), dy), B2.shape).reshape(B.shape)
         return [_t64(da), _t64(db)]
-    _record(rule, [a, b], y)
+    _record(rule, [a, b], y, ("matmul",) if A.ndim >= 2 and B.ndim >= 2 else None)
     return y
 
 
@@ -370,5 +381,8 @@ def move(fn, x, wide, args, kwargs, op):
                 np.add.at(g, i.reshape(-1), _np64(dy).reshape(-1))
         return [Tensor.from_numpy(np.array(piece.reshape(tuple(p.shape)), dtype=wide, order="C"))
                 for piece, p in zip(np.split(g, ends[:-1]), parts)]
-    autodiff.record_op(rule, parts, ys, None)
+    # one input to one output is the gather of the picked entries, which op_gradients.vjp
+    # differentiates again (a nested tape through a reshape or transpose of float64 data)
+    single = len(parts) == 1 and len(ys) == 1
+    autodiff.record_op(rule, parts, ys, ("gather", picks[0]) if single else None)
     return type(out)(ys) if isinstance(out, (list, tuple)) else ys[0]

@@ -245,7 +245,8 @@ class GradientTape:
         """A model call captured as a graph (models/graph.py), run by the graph executor with its
         reused buffers and fused backward passes, recorded as one step of this tape. The outputs
         handed back are copies (the graph's buffers are reused by its next run)."""
-        xs = [_input_tensor(x) for x in inputs]
+        xs = [_input_tensor(x, getattr(spec, "dtype", None) == "float64") for x, spec in zip(inputs, graph.inputs)] \
+            if len(graph.inputs) == len(inputs) else [_input_tensor(x) for x in inputs]
         tracked = self._tracked
         if len(xs) == 1:   # the usual model: one input (a batch: neither tracked nor a variable)
             x = xs[0]
@@ -353,10 +354,10 @@ class GradientTape:
             result = [kernels.zeros(tuple(s.shape)) if g is None else g for s, g in zip(flat_sources, result)]
         # an integer source has no gradient in TensorFlow (None, whatever unconnected_gradients says)
         result = [None if s.dtype.is_integer else g for s, g in zip(flat_sources, result)]
-        # a float64 / float16 source gets its gradient in its dtype (computed in float32), as TensorFlow
-        result = [kernels.Tensor.from_numpy(np.asarray(g).astype(str(s.dtype)))
-                  if isinstance(g, kernels.Tensor) and str(s.dtype) in ("float64", "float16") else g
-                  for s, g in zip(flat_sources, result)]
+        # a float64 / float16 source gets its gradient in its dtype, as TensorFlow (a recorded
+        # gradient through a recorded cast, so the outer tapes still reach it)
+        result = [_in_dtype_of(s, g, recorded) if isinstance(g, kernels.Tensor) and str(s.dtype) in ("float64", "float16")
+                  else g for s, g in zip(flat_sources, result)]
         if not recorded:   # (recorded: the outer tapes hold the ops that made these gradients)
             self._mark_second_order(targets, [g for g in result if g is not None], was_recording, why)
         if not self.persistent:
@@ -380,8 +381,9 @@ class GradientTape:
             if rows[0][j] is None:
                 out.append(None)
                 continue
-            stacked = np.stack([np.asarray(r[j], np.float32) for r in rows]) if rows else \
-                np.zeros((0,) + tuple(s.shape), np.float32)
+            dtype = np.float64 if str(s.dtype) == "float64" else np.float32
+            stacked = np.stack([np.asarray(r[j], dtype) for r in rows]) if rows else \
+                np.zeros((0,) + tuple(s.shape), dtype)
             out.append(kernels.Tensor.from_numpy(np.ascontiguousarray(
                 stacked.reshape(tuple(target.shape) + tuple(s.shape)))))
         return rebuild(out)
@@ -853,6 +855,17 @@ def _run_in(rule, modes):
     return rule_in_modes
 
 
+def _in_dtype_of(source, g, recorded):
+    """The gradient ``g`` of ``source`` in the source's float dtype: as it is when it has it, else
+    cast (recorded when the gradient is itself differentiated)."""
+    if str(g.dtype) == str(source.dtype):
+        return g
+    if recorded:
+        from . import ops
+        return ops.cast(g, str(source.dtype))
+    return kernels.Tensor.from_numpy(np.asarray(g).astype(str(source.dtype)))
+
+
 def record_op(rule, inputs, outputs, op=None) -> bool:
     """Record a tensor op on the recording tape (if any)."""
     tape = recording_tape()
@@ -875,11 +888,18 @@ class stop_recording:
 
 # -- helpers --------------------------------------------------------------------------------------
 
-def _input_tensor(x):
+def _input_tensor(x, float64=False):
     """A model input as the float32 Tensor that fit and predict hand the captured graph
     (models/model.py _to_array): a C-contiguous float32 array is wrapped as it is (the common
     batch), a float32 Tensor passes (a watched input keeps its identity), and numbers of any
-    other dtype are cast (integer pixels or ids into a Dense or an Embedding model)."""
+    other dtype are cast (integer pixels or ids into a Dense or an Embedding model). ``float64``
+    (an Input of dtype float64): the same with float64."""
+    if float64:
+        if isinstance(x, kernels.Tensor) and x.dtype == "float64":
+            return x
+        from . import ops   # (a float32 Tensor joins through a recorded cast: its gradient still flows)
+        return ops.cast(x, "float64") if isinstance(x, kernels.Tensor) and x.dtype.is_floating else \
+            kernels.Tensor.from_numpy(np.array(np.asarray(x), dtype=np.float64, order="C"))
     if type(x) is kernels.Tensor or isinstance(x, kernels.Tensor):
         if x.dtype == "float32":
             return x

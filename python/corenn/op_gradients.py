@@ -39,6 +39,12 @@ def _ops():
     return ops
 
 
+def _mask_dtype(t):
+    """The NumPy dtype of a constant factor (a mask, 1 / count) multiplied into a gradient of
+    ``t``: float64 for float64 tensors (their rules keep float64's precision), else float32."""
+    return np.float64 if str(t.dtype) == "float64" else np.float32
+
+
 def _sum_to(g, shape):
     """g summed over the axes along which an operand of ``shape`` was broadcast (with ops)."""
     ops = _ops()
@@ -93,7 +99,7 @@ def _unary(kind, x, y, dy):
     if kind == "square":
         return ops.multiply(dy, ops.multiply(x, 2.0))
     if kind == "abs":
-        return ops.multiply(dy, np.sign(np.asarray(x)).astype(np.float32))
+        return ops.multiply(dy, np.sign(np.asarray(x)).astype(_mask_dtype(x)))
     if kind == "reciprocal":
         return ops.negative(ops.multiply(dy, ops.square(y)))
     if kind == "sin":
@@ -108,9 +114,9 @@ def _activation(kind, alpha, x, y, dy):
     if kind == "linear":
         return dy
     if kind == "relu":
-        return ops.multiply(dy, (np.asarray(x) > 0).astype(np.float32))
+        return ops.multiply(dy, (np.asarray(x) > 0).astype(_mask_dtype(x)))
     if kind == "leaky_relu":
-        return ops.multiply(dy, np.where(np.asarray(x) > 0, 1.0, alpha).astype(np.float32))
+        return ops.multiply(dy, np.where(np.asarray(x) > 0, 1.0, alpha).astype(_mask_dtype(x)))
     if kind == "tanh":
         return ops.multiply(dy, ops.subtract(1.0, ops.square(y)))
     if kind == "sigmoid":
@@ -142,7 +148,7 @@ def _kept_shape(shape, axes):
 def _reduce(kind, axes, x, y, dy):
     ops = _ops()
     kept = _kept_shape(tuple(x.shape), axes)
-    spread = np.ones(tuple(x.shape), np.float32)
+    spread = np.ones(tuple(x.shape), _mask_dtype(x))
     if kind == "sum":
         return ops.multiply(spread, ops.reshape(dy, kept))
     if kind == "mean":
@@ -153,7 +159,7 @@ def _reduce(kind, axes, x, y, dy):
                                                                & np.isnan(np.asarray(y)).reshape(kept))
         share = hit / np.maximum(hit.sum(axis=tuple(i for i, d in enumerate(kept) if d == 1 and x.shape[i] != 1)
                                          or None, keepdims=True), 1)
-        return ops.multiply(share.astype(np.float32), ops.reshape(dy, kept))
+        return ops.multiply(share.astype(_mask_dtype(x)), ops.reshape(dy, kept))
     raise NotImplementedError(f"reduction {kind}")
 
 

@@ -1507,12 +1507,14 @@ def _gather(op, x, index_fn, values_fn=None):
     return y
 
 
+@_numpy_float64   # (float64 data: a float64 move's gradient, differentiated again)
 def _gather_flat(x, idx):
     """y = x.flat[idx] (idx -1: a zero): the gather written as one recorded op (op_gradients)."""
     return _gather("gather", x, lambda i: idx, lambda a: np.where(
         idx >= 0, a.reshape(-1)[np.maximum(idx, 0)] if a.size else 0, 0).astype(a.dtype))
 
 
+@_numpy_float64
 def _scatter_flat(dy, idx, shape):
     """The gather's adjoint: dx.flat[i] = the sum of dy over the outputs whose idx is i. Linear,
     so its gradient is the gather at the same idx (op_gradients differentiates either again)."""
@@ -1522,7 +1524,7 @@ def _scatter_flat(dy, idx, shape):
     y = _t(np.bincount(flat[keep], weights=values[keep], minlength=int(np.prod(shape))).reshape(shape))
     def rule(dys):
         g = np.asarray(dys[0]).reshape(-1)
-        return [_t(np.where(idx >= 0, g[np.maximum(idx, 0)], 0).astype(np.float32))]
+        return [_t(np.where(idx >= 0, g[np.maximum(idx, 0)], 0).astype(np.float64 if _NUMPY_FLOAT64.on else np.float32))]
     _record(rule, [dy], [y], ("scatter_flat", idx))
     return y
 
