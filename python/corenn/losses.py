@@ -76,6 +76,10 @@ class Reduction:
             raise ValueError(f'Invalid Reduction Key: {key}. Expected keys are "{cls.all()}"')
 
 
+def y_pred_dtype(wide):
+    return "float64" if wide else "float32"
+
+
 class Loss:
     """Base class. ``kind`` names the kernels.loss_forward kernel."""
 
@@ -121,6 +125,8 @@ class Loss:
         of a softmax/sigmoid output (the model's fused output + cross-entropy step)."""
         if self._has_own_call or (self._own_dunder_call and not self.__dict__.get("_in_own_dunder_call")):
             return self._python_forward_backward(y_true, y_pred, grad, sample_weight, logits)
+        if isinstance(y_pred, kernels.Tensor) and y_pred.dtype == "float64":
+            return self._float64_forward_backward(y_true, y_pred, grad, sample_weight, logits)
         if grad is None and np.dtype(str(getattr(y_pred, "dtype", "float32"))).kind in "iub":
             # integer / bool predictions (a model whose output is tf.math.argmax, evaluated with
             # loss='mse'): Keras converts y_pred to the loss's float32 dtype first; nothing can
@@ -204,7 +210,7 @@ class Loss:
         from . import ops
         mask = getattr(per, "_keras_mask", None)   # before weighting: the product has none
         if sample_weight is not None:
-            w = np.asarray(sample_weight, np.float32)
+            w = np.asarray(sample_weight, np.float64 if per.dtype == "float64" else np.float32)
             shape = tuple(per.shape)
             if w.size == math.prod(shape):
                 w = w.reshape(shape)
@@ -225,8 +231,10 @@ class Loss:
 
     def _python_call(self, y_true, y_pred, sample_weight):
         from . import ops
-        if not isinstance(y_true, kernels.Tensor) or y_true.dtype != "float32":   # Keras: y_pred's dtype
-            y_true = kernels.Tensor.from_numpy(np.ascontiguousarray(np.asarray(y_true), np.float32))
+        wide = isinstance(y_pred, kernels.Tensor) and y_pred.dtype == "float64"
+        if not isinstance(y_true, kernels.Tensor) or y_true.dtype != y_pred_dtype(wide):   # Keras: y_pred's dtype
+            y_true = kernels.Tensor.from_numpy(np.asarray(np.asarray(y_true), np.float64 if wide else np.float32,
+                                                          order="C"))
         if not isinstance(y_pred, kernels.Tensor):
             y_pred = kernels.Tensor.from_numpy(np.ascontiguousarray(y_pred, np.float32))
         per = self.call(y_true, y_pred)
@@ -239,6 +247,37 @@ class Loss:
             w = np.asarray(sample_weight, np.float32)
             per = ops.multiply(per, kernels.Tensor.from_numpy(np.ones(w.shape, np.float32)))
         return self._reduce(per, sample_weight)
+
+    def _float64_labels(self, y_true):
+        """Labels for a float64 prediction: class indices as the kernels take them (sparse), else
+        float64 (Keras casts y_true to y_pred's dtype)."""
+        if self.sparse:
+            return kernels.Tensor.from_numpy(self.prepare_labels(np.asarray(y_true)))
+        return kernels.Tensor.from_numpy(np.asarray(np.asarray(y_true), np.float64, order="C"))
+
+    def _float64_per_sample(self, y_true, y_pred):
+        """The per-sample loss of a float64 prediction with the loss's ops form (which computes in
+        float64), or TypeError naming the loss where it has none."""
+        per = self._ops_per_sample(self._float64_labels(y_true), y_pred)
+        if per is None:
+            raise TypeError(f"{self.name}: this loss computes in float32 only (a fused kernel with no float64 "
+                            f"form), got float64 predictions; cast them to float32 or use a loss with one "
+                            f"(mean squared / absolute error, Huber, the cross-entropies, ...)")
+        return per
+
+    def _float64_forward_backward(self, y_true, y_pred, grad, sample_weight, logits):
+        """forward_backward of a float64 model output (a float64 layer's): the ops form on a
+        private tape, so value and gradient are float64 as in Keras with float64 layers."""
+        if logits:
+            raise ValueError(f"{self.name}: a float64 output is not fused with its activation (logits=True)")
+        from .autodiff import GradientTape
+        with GradientTape() as tape:
+            tape.watch(y_pred)
+            value = self._reduce(self._float64_per_sample(y_true, y_pred), sample_weight)
+        if grad is not None:
+            g = tape.gradient(value, y_pred)
+            np.copyto(np.asarray(grad), 0.0 if g is None else np.asarray(g))
+        return float(np.asarray(value))
 
     def _python_forward_backward(self, y_true, y_pred, grad, sample_weight, logits):
         """forward_backward of a loss written in Python: its call on a private tape."""
@@ -279,6 +318,11 @@ class Loss:
             finally:
                 self.__dict__.pop("_in_own_dunder_call", None)
         tensor = kernels.Tensor
+        if isinstance(y_pred, tensor) and y_pred.dtype == "float64" and not (
+                isinstance(y_true, tensor) and autodiff.recording_tape() is not None
+                and autodiff.recording_tape().needs_grad(y_true)):
+            # a float64 prediction: the ops form, recorded op by op (float64 value and gradient)
+            return self._reduce(self._float64_per_sample(y_true, y_pred), sample_weight)
         tape = autodiff.recording_tape()
         # Keras differentiates both arguments: a target that is itself a tracked Tensor (an
         # actor-critic's critic value passed first to Huber) gets its gradient too

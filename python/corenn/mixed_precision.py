@@ -5,7 +5,9 @@ corenn's kernels compute in float32 only. A script written for mixed precision
 under its name, a warning says once that float32 runs instead, and every attribute that reports a
 dtype reports the one that really runs (``policy.compute_dtype == "float32"``,
 ``layer.compute_dtype == "float32"``), so code that branches on them takes the float32 path. The
-results are those of the same script in float32. float64 policies raise, as ``set_floatx`` does.
+results are those of the same script in float32. A 'float64' policy (``dtype="float64"`` on a layer,
+or ``keras.config.set_floatx("float64")``, whose name the global policy takes) is computed: float64
+weights, and the layers' float64 forms (layers/_float64.py).
 
 ``LossScaleOptimizer`` keeps Keras 3's interface and arithmetic (dynamic loss scale starting at
 2**15, halved and the step skipped on non-finite gradients, doubled after ``dynamic_growth_steps``
@@ -40,19 +42,20 @@ def _warn_once(name):
 
 
 class DTypePolicy:
-    """A dtype policy by name: 'float32', or 'mixed_float16' / 'mixed_bfloat16' / 'float16' /
-    'bfloat16', which corenn runs in float32 (``compute_dtype`` / ``variable_dtype`` say so)."""
+    """A dtype policy by name: 'float32'; 'float64' (float64 weights, and layers that compute
+    in float64: layers/base.py ``_float64_layer``); or 'mixed_float16' / 'mixed_bfloat16' /
+    'float16' / 'bfloat16', which corenn runs in float32 (``compute_dtype`` / ``variable_dtype``
+    say so)."""
 
     def __init__(self, name="float32"):
         if isinstance(name, DTypePolicy):
             name = name.name
         name = str(getattr(name, "name", name))
-        if name in ("float64", "double"):
-            raise TypeError(f"DTypePolicy: {name!r} is not supported: corenn layers compute in float32 "
-                            "(Keras 3's default compute dtype)")
-        if name != "float32" and name not in _FLOAT32_RUNS:
-            raise ValueError(f"DTypePolicy: unknown policy {name!r}; expected 'float32', 'mixed_float16', "
-                             "'mixed_bfloat16', 'float16' or 'bfloat16'")
+        if name == "double":
+            name = "float64"
+        if name not in ("float32", "float64") and name not in _FLOAT32_RUNS:
+            raise ValueError(f"DTypePolicy: unknown policy {name!r}; expected 'float32', 'float64', "
+                             "'mixed_float16', 'mixed_bfloat16', 'float16' or 'bfloat16'")
         if name in _FLOAT32_RUNS:
             _warn_once(name)
         self._name = name
@@ -63,11 +66,13 @@ class DTypePolicy:
 
     @property
     def compute_dtype(self):
-        return "float32"   # what the kernels run, whatever the name asked for
+        # what the layers run: float64 for 'float64' (the layers' float64 forms), else float32
+        # (the kernels), whatever the mixed names asked for
+        return "float64" if self._name == "float64" else "float32"
 
     @property
     def variable_dtype(self):
-        return "float32"
+        return "float64" if self._name == "float64" else "float32"
 
     @property
     def quantization_mode(self):
@@ -172,16 +177,24 @@ Policy = DTypePolicy   # tf.keras.mixed_precision.Policy
 _GLOBAL = [None]
 
 
+# keras.config.floatx(): the default float type, the global policy's name until a policy is set
+_FLOATX = ["float32"]
+
+
 def global_policy():
-    """The policy new layers get (float32 unless ``set_global_policy`` changed it)."""
-    if _GLOBAL[0] is None:
-        _GLOBAL[0] = DTypePolicy("float32")
+    """The policy new layers get: the one ``set_global_policy`` set, else floatx's (float32
+    unless ``keras.config.set_floatx`` changed it), as Keras 3."""
+    if _GLOBAL[0] is None:   # (not cached: set_floatx may change it later)
+        return _FLOATX_POLICIES.setdefault(_FLOATX[0], DTypePolicy(_FLOATX[0]))
     return _GLOBAL[0]
+
+
+_FLOATX_POLICIES: dict = {}
 
 
 def set_global_policy(policy):
     """Set the policy new layers get: a DTypePolicy or its name (None: back to float32)."""
-    _GLOBAL[0] = DTypePolicy("float32" if policy is None else policy)
+    _GLOBAL[0] = None if policy is None else DTypePolicy(policy)   # None: floatx's again
 
 
 dtype_policy = global_policy        # keras.config.dtype_policy()
@@ -196,9 +209,10 @@ def layer_policy(dtype, who):
     if isinstance(dtype, DTypePolicy):
         return dtype
     name = str(getattr(dtype, "name", None) or np.dtype(dtype).name if not isinstance(dtype, str) else dtype)
-    if name != "float32" and name not in _FLOAT32_RUNS:
-        raise TypeError(f"{who}: dtype={dtype!r} is not supported: corenn layers compute in float32 (Keras 3's "
-                        "default compute dtype; float64 inputs are cast to it)")
+    if name == "double":
+        name = "float64"
+    if name not in ("float32", "float64") and name not in _FLOAT32_RUNS:
+        raise TypeError(f"{who}: dtype={dtype!r} is not supported: corenn layers compute in float32 or float64")
     return DTypePolicy(name)
 
 

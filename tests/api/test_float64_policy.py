@@ -3,8 +3,9 @@ NumPy float64 data is cast to float32 where it enters a layer, fit, predict or a
 autocasts inputs). A float64 / float16 *tensor* (tf.cast / ops.cast / tf.constant to float64, a
 float64 random draw) holds its dtype and its values exactly; the elementwise ops, reductions,
 matmul and common activations compute on it in float64 and give float64 (tests/api/test_float64_ops.py),
-the layers take its float32 values. dtype='float64' layers and
-set_floatx('float64') raise a TypeError naming the layer and the dtype."""
+the float32 layers take its float32 values. dtype='float64' layers and set_floatx('float64')
+compute in float64 (tests/api/test_float64_layers.py); a layer without a float64 form raises a
+TypeError naming the layer and the dtype."""
 import numpy as np
 import pytest
 
@@ -97,11 +98,11 @@ def test_float64_input_feeds_float32_layers():
     np.testing.assert_allclose(out, ref.f64(x.astype(np.float32)) @ k + b, rtol=1e-5, atol=1e-6)
 
 
-def test_float64_layers_and_floatx_are_refused_by_name():
-    with pytest.raises(TypeError, match="Dense 'wide': dtype='float64' is not supported"):
-        layers.Dense(2, dtype="float64", name="wide")
-    with pytest.raises(TypeError, match="set_floatx: dtype 'float64'"):
-        keras.config.set_floatx("float64")
+def test_float64_layers_without_a_float64_form_and_other_floatx_are_refused_by_name():
+    with pytest.raises(TypeError, match="MaxPooling2D 'wide': dtype 'float64' is not supported"):
+        layers.MaxPooling2D(dtype="float64", name="wide")
+    with pytest.raises(ValueError, match="set_floatx: dtype 'bfloat16'"):
+        keras.config.set_floatx("bfloat16")
     keras.config.set_floatx("float32")
     assert keras.config.floatx() == keras.backend.floatx() == "float32"
     assert keras.backend.epsilon() == 1e-7 and keras.config.image_data_format() == "channels_last"

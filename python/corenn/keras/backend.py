@@ -1,6 +1,6 @@
 """``keras.backend`` / ``keras.config``: the global settings Keras scripts read and set.
 
-corenn computes in float32 (channels-last by default; set_image_data_format('channels_first')
+corenn computes in float32 (float64 after set_floatx('float64'); channels-last by default; set_image_data_format('channels_first')
 makes layers built after it take channels-first data), with the fuzz factor 1e-7 compiled into its loss
 kernels. Reading them works as in Keras; setting them to what corenn already does is accepted;
 setting anything else raises by name rather than being ignored (a script that asks for float64
@@ -23,13 +23,22 @@ def backend():
 
 
 def floatx():
-    return "float32"
+    """The default float type: the dtype of the weights and computation of layers made without a
+    dtype (and no global policy set), and of ``keras.Input``'s data."""
+    from .. import mixed_precision
+    return mixed_precision._FLOATX[0]
 
 
 def set_floatx(value):
-    if str(value) != "float32":
-        raise TypeError(f"keras.config.set_floatx: dtype {value!r} is not supported: corenn tensors and "
-                        "layers compute in float32 (Keras 3's default)")
+    """Keras 3: 'float32' (the default) or 'float64' (layers made after it hold float64 weights and
+    compute in float64: layers/_float64.py). float16 / bfloat16 are refused: corenn has no such
+    compute path (a mixed policy runs in float32, and says so)."""
+    from .. import mixed_precision
+    name = str(getattr(value, "name", value))
+    if name not in ("float32", "float64"):
+        raise ValueError(f"keras.config.set_floatx: dtype {value!r} is not supported: corenn computes in "
+                         "'float32' or 'float64'")
+    mixed_precision._FLOATX[0] = name
 
 
 def epsilon():

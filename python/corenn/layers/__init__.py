@@ -147,3 +147,4 @@ __all__ += ["MaxPool1D", "MaxPool2D", "AvgPool1D", "AvgPool2D", "GlobalAvgPool1D
 __all__ += ["Conv3D", "Conv3DTranspose", "MaxPooling3D", "AveragePooling3D", "GlobalMaxPooling3D",
             "GlobalAveragePooling3D", "UpSampling3D", "Convolution3D", "Convolution3DTranspose",
             "MaxPool3D", "AvgPool3D", "GlobalMaxPool3D", "GlobalAvgPool3D"]
+from . import _float64  # noqa: E402,F401  (registers the layers' float64 forms)

@@ -49,6 +49,10 @@ class _LossSink(threading.local):
     in_call = None
 
 
+# The input dtypes a layer call differentiates for (float64: a float64 layer's, or float64 data
+# into a layer written with call that computes with float64 ops).
+_DIFFERENTIABLE = ("float32", "float64")
+
 # The dtypes kernels compute in; Tensors of the other (storage-only) dtypes are converted at entry.
 _COMPUTE_DTYPES = ("float32", "int32", "int64")
 
@@ -325,17 +329,28 @@ class Param:
         for t in spares:
             if sys.getrefcount(t) == 3 and t._storage_refs == 1:  # the list, t, the argument
                 return t
-        t = kernels.empty(tuple(self.value.shape))
+        t = kernels.empty(tuple(self.value.shape), _grad_dtype(self.value))
         if len(spares) < 3:
             spares.append(t)
         return t
+
+
+# The dtypes a trainable weight may have: float32 (the kernels') and float64 (a float64 layer's,
+# which computes with its ops' float64 forms; the optimizers step it in float64).
+TRAINABLE_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
+
+
+def _grad_dtype(value):
+    """The dtype of a weight's gradient buffer: float64 for a float64 weight, else float32."""
+    return "float64" if str(value.dtype) == "float64" else "float32"
 
 
 def _context_params(owner, snapshot):
     """A call context's Params: the layer's weights with gradient Tensors of the context's own
     (none for a weight that has none: an int8-quantized kernel)."""
     return [Param(p.name, p.value, None if p.grad is None else p.spare_grad() if snapshot
-                  else kernels.empty(tuple(p.value.shape)), p.regularizer, p.trainable) for p in owner._params]
+                  else kernels.empty(tuple(p.value.shape), _grad_dtype(p.value)), p.regularizer, p.trainable)
+            for p in owner._params]
 
 
 def _first_sample(mask):
@@ -404,11 +419,15 @@ class Layer:
 
     @property
     def compute_dtype(self):
-        return "float32"   # what the kernels run, whatever the policy's name
+        # what the layer runs: float64 under a 'float64' policy, else float32 (the kernels),
+        # whatever a mixed policy's name says
+        policy = self.__dict__.get("_dtype_policy")
+        return "float32" if policy is None else policy.compute_dtype
 
     @property
     def variable_dtype(self):
-        return "float32"
+        policy = self.__dict__.get("_dtype_policy")
+        return "float32" if policy is None else policy.variable_dtype
 
     @property
     def dtype(self):
@@ -435,6 +454,8 @@ class Layer:
             self._dtype_policy = _mixed_precision.layer_policy(
                 dtype, f"{type(self).__name__}{'' if name is None else f' {name!r}'}")
         self.name = name or unique_name(snake_case(type(self).__name__))
+        if self.__dict__.get("_dtype_policy") is not None and self._dtype_policy.compute_dtype == "float64":
+            _float64_layer(self)
         if type(self).trainable is Layer.trainable:
             self.__dict__["_trainable"] = bool(trainable)   # its own flag only: no sublayers yet
         else:   # a class's own setter (a wrapper passes the flag on to the layer it wraps)
@@ -485,21 +506,23 @@ class Layer:
         if isinstance(shape, (int, np.integer)) and not isinstance(shape, bool):
             shape = (int(shape),)   # shape=(n) is an int: TF-Keras 2 takes it as (n,) (Keras 3 raises)
         store = np.dtype(np.float32)
+        if dtype is None and self.variable_dtype == "float64":
+            dtype = "float64"   # Keras 3: a weight's dtype defaults to the layer's variable dtype
         if dtype is not None and str(dtype) != "float32" and dtype is not np.float32:
             # a counter or statistic of its own dtype (int64 steps, uint8 flags, float64 sums) is
             # held as it is; a trainable weight is float32, as corenn's kernels and optimizers are
             from ..dtypes import storage_dtype
             store = storage_dtype(dtype, f"layer '{self.name}'.add_weight")
-            if store != np.float32 and trainable:
-                raise TypeError(f"layer '{self.name}'.add_weight: trainable weights are float32 (corenn's kernels "
-                                f"and optimizers compute in float32), got dtype={dtype!r}; a {store.name} weight "
-                                "needs trainable=False")
+            if store not in TRAINABLE_DTYPES and trainable:
+                raise TypeError(f"layer '{self.name}'.add_weight: trainable weights are float32 or float64 (the "
+                                f"dtypes corenn's layers and optimizers compute in), got dtype={dtype!r}; a "
+                                f"{store.name} weight needs trainable=False")
         if name is None:
             name = f"variable_{len(self._params)}"
         initializer = "glorot_uniform" if initializer is None else initializer
         value = kernels.empty(shape, store.name)
         initializers.get(initializer).fill(value)
-        grad = kernels.zeros(shape)
+        grad = kernels.zeros(shape, _grad_dtype(value))
         self._params.append(Param(name, value, grad, regularizers.get(regularizer), trainable))
         # Keras 3's variable attributes (``for v in layer.trainable_variables: v.name``): the
         # path names the scopes open now (this layer's, inside those of the layers building it);
@@ -557,7 +580,7 @@ class Layer:
                 cache = self.__dict__["_var_params"] = {}
             p = cache.get(id(v))
             if p is None or p.value is not v:
-                p = cache[id(v)] = Param(v.__dict__.get("name", k), v, kernels.zeros(tuple(v.shape)), None,
+                p = cache[id(v)] = Param(v.__dict__.get("name", k), v, kernels.zeros(tuple(v.shape), _grad_dtype(v)), None,
                                          v.__dict__.get("trainable", True))
             out.append(p)
         return out
@@ -867,7 +890,7 @@ class Layer:
         try:
             with tape:
                 for t in xs:
-                    if t.dtype == "float32":
+                    if t.dtype in _DIFFERENTIABLE:
                         tape.watch(t)
                 y = self._invoke_call(x, training)
         finally:
@@ -962,7 +985,7 @@ class Layer:
         # layer of it set back to trainable is (Layer._flagged_params)
         trained = [p for p in self._flagged_params() if p.trainable]
         weights = [p.value for p in trained]
-        float_xs = [x for x in xs if x.dtype == "float32"]
+        float_xs = [x for x in xs if x.dtype in _DIFFERENTIABLE]
         # the losses this call added, each seeded with its weight in the total loss (the graph
         # sets _loss_seeds when it backpropagates them: models/graph.py)
         seeds = self.__dict__.pop("_loss_seeds", None)
@@ -980,7 +1003,7 @@ class Layer:
                 np.copyto(np.asarray(dst), np.asarray(g))
         _keep_weight_grad_parts(self, weights, grads[len(float_xs):])
         it = iter(grads[:len(float_xs)])
-        dxs = [next(it) if x.dtype == "float32" else None for x in xs]
+        dxs = [next(it) if x.dtype in _DIFFERENTIABLE else None for x in xs]
         if packed and len({id(x) for x in xs}) < len(xs):
             # one tensor passed as two inputs (key=x, value=x): the private tape's gradient of
             # it is already the sum over its uses, so only its first position carries it (the
@@ -1620,6 +1643,9 @@ class Layer:
 
     def get_config(self):
         cfg = {"name": self.name, "trainable": self.trainable}
+        policy = self.__dict__.get("_dtype_policy")
+        if policy is not None and policy.name == "float64":
+            cfg["dtype"] = "float64"   # (the other policies compute in float32: their files stay as they were)
         if self._declared_input_shape is not None:
             cfg["input_shape"] = self._declared_input_shape
         if self.activity_regularizer is not None:
@@ -1825,7 +1851,8 @@ class InputLayer(Layer):
             # strings (a NumPy array of str) for the text and lookup layers that read them
             input_dtype = "string"
         else:
-            input_dtype = np.dtype("float32" if dtype is None else str(dtype))
+            # Keras 3: floatx() when no dtype is given (float64 after set_floatx("float64"))
+            input_dtype = np.dtype(_mixed_precision._FLOATX[0] if dtype is None else str(dtype))
             if input_dtype.kind not in "fiub":
                 raise TypeError(f"Input: dtype must be a float, integer, bool or string type, got {dtype!r}")
         super().__init__(name=name or unique_name("input_layer"), input_shape=shape,
@@ -1961,8 +1988,59 @@ def _is_vector(x):
     return shape is not None and len(shape) == 1
 
 
+class _Absent:
+    """A class attribute that reads as missing (``hasattr`` is False) on a float64 layer: the
+    fusion rules (models/fusion.py) probe the float32 kernels' entry points this way."""
+
+    def __get__(self, obj, owner=None):
+        raise AttributeError("not on a float64 layer (its float64 form computes with ops)")
+
+
+_FLOAT64_VARIANTS: dict = {}
+
+
+def _float64_layer(layer):
+    """Make ``layer`` (its policy says float64) compute in float64, as Keras' float64 layers do.
+
+    A built-in layer with a float64 form (FLOAT64_FORMS, layers/_float64.py: the layer's
+    computation written with corenn.ops, whose float64 forms compute in float64 NumPy) becomes an
+    object of a subclass of its class (same name and module; ``_float64_of`` names the class) in
+    which that form is its ``call``, run and differentiated as a layer written with call is
+    (Layer.forward / backward: a private tape), so neither the fused kernels nor the fusion rules
+    see it. A layer written with call (a user's) computes with the ops it calls on its float64
+    weights and inputs. A built-in layer without a float64 form raises, naming it."""
+    cls = type(layer)
+    if getattr(cls, "_float64_of", None) is not None or isinstance(layer, InputLayer):
+        return   # (an InputLayer computes nothing: its dtype is Input's)
+    form = None
+    for klass in cls.__mro__:   # the form of the nearest built-in class, unless a class below it computes
+        form = FLOAT64_FORMS.get(klass)
+        if form is not None or "forward" in klass.__dict__ or "call" in klass.__dict__:
+            break
+    if form is None:
+        if cls.call is not Layer.call and cls.forward is Layer.forward:
+            return   # written with call: its ops compute in float64 on float64 weights and inputs
+        raise TypeError(f"{cls.__name__} '{layer.name}': dtype 'float64' is not supported by this layer (it "
+                        f"computes with float32 kernels only); the layers with a float64 form: "
+                        f"{', '.join(sorted(k.__name__ for k in FLOAT64_FORMS))}, and layers written with call")
+    variant = _FLOAT64_VARIANTS.get(cls)
+    if variant is None:
+        variant = _FLOAT64_VARIANTS[cls] = type(cls.__name__, (cls,), {
+            "__module__": cls.__module__, "__qualname__": cls.__qualname__, "__doc__": cls.__doc__,
+            "_float64_of": cls, "call": form, "forward": Layer.forward, "backward": Layer.backward,
+            "output_dtype": "float64",   # (a functional graph's KerasTensor dtype)
+            # the fusion rules' probes of the float32 kernels: absent, and never fused
+            "backward_from_preactivation": _Absent(), "can_fuse_max_pool": _Absent(),
+            "_fused": property(lambda self: False, lambda self, value: None)})
+    layer.__class__ = variant
+
+
+# class -> its float64 form, ``form(layer, inputs, training=None)`` (filled by layers/_float64.py)
+FLOAT64_FORMS: dict = {}
+
+
 def _float_input(x, layer):
-    """An input array as the float32 the layers compute in. Complex data is refused: the cast
+    """An input array as the float the layer computes in (float32; float64 for a float64 layer). Complex data is refused: the cast
     would drop the imaginary part without a word (NumPy only warns); data that is not numbers
     (strings) is refused naming the layer rather than with NumPy's bare message."""
     a = np.asarray(x)
@@ -1974,7 +2052,7 @@ def _float_input(x, layer):
         raise TypeError(f"{who}: complex input (dtype {a.dtype}) is not supported; layers compute in float32 and "
                         f"would drop the imaginary part (pass the real part, or real and imaginary as channels)")
     try:
-        return np.ascontiguousarray(a, dtype=np.float32)
+        return np.ascontiguousarray(a, dtype=np.float64 if layer.compute_dtype == "float64" else np.float32)
     except (TypeError, ValueError) as exc:
         raise type(exc)(f"{who}: expected numeric input, got dtype {a.dtype}: {exc}") from None
 

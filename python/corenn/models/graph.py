@@ -625,10 +625,34 @@ class _FixedTraining:
         return self.inner.backward(dy)
 
 
+class _NarrowInputs(_FixedTraining):
+    """The call context of a built-in float32 layer that a float64 tensor reaches (a float64
+    Input, or a float64 layer's output): its float64 inputs are cast to float32 on the way in,
+    as Keras casts a layer's inputs to its compute dtype; its input gradients go back float32
+    (the float64 producer's rules take them)."""
+
+    __slots__ = ()
+
+    def __init__(self, inner):
+        super().__init__(inner, None)
+
+    def forward(self, x, training=False):
+        narrow = lambda t: kernels.Tensor.from_numpy(np.asarray(t, np.float32)) \
+            if isinstance(t, kernels.Tensor) and t.dtype == "float64" else t   # noqa: E731
+        return self.inner.forward([narrow(t) for t in x] if isinstance(x, list) else narrow(x), training=training)
+
+
+def _narrows_inputs(layer, node):
+    """Whether a graph step must cast float64 inputs for its layer (see _NarrowInputs)."""
+    from ..layers.base import Layer
+    return (getattr(type(layer), "_float64_of", None) is None and type(layer).forward is not Layer.forward
+            and any(str(getattr(t, "dtype", "")) == "float64" for t in node.inputs))
+
+
 def _loss_makers(ctx):
     """The objects a step's context may record as loss makers (itself and what it wraps)."""
     out = [ctx]
-    while type(ctx) in (_MaskedCall, _ActivityRegularized, _FixedTraining):
+    while type(ctx) in (_MaskedCall, _ActivityRegularized, _FixedTraining, _NarrowInputs):
         ctx = object.__getattribute__(ctx, "inner")
         out.append(ctx)
     return out
@@ -786,6 +810,8 @@ class Graph:
             ctx = layer if n == 0 and not own_contexts else layer._call_context()
             if node.training is not None or node.call_kwargs:
                 ctx = _FixedTraining(ctx, node.training, node.call_kwargs)
+            if _narrows_inputs(layer, node):
+                ctx = _NarrowInputs(ctx)
             if layer.activity_regularizer is not None:
                 ctx = _ActivityRegularized(ctx)
             ins, outs = [slot[id(t)] for t in node.inputs], [slot[id(t)] for t in node.outputs]

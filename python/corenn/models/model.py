@@ -1222,12 +1222,12 @@ class Model(TrainingLoops):
                 x = self._flatten_inputs(x, op)[0]
             elif isinstance(x, (list, tuple)) and len(x) == 1 and hasattr(x[0], "shape"):
                 x = x[0]
-            checked = self._check_x(_to_array(self, x, op), self.inputs[0], op)
+            checked = self._check_x(_to_array(self, x, op, self.inputs[0]), self.inputs[0], op)
             if checked is x and type(x) is np.ndarray:
                 self.__dict__["_passed_input"] = (self._graph, x.shape[1:])
             return checked
         flat = self._flatten_inputs(x, op)
-        arrays = [self._check_x(_to_array(self, a, op), t, op) for a, t in zip(flat, self.inputs)]
+        arrays = [self._check_x(_to_array(self, a, op, t), t, op) for a, t in zip(flat, self.inputs)]
         lengths = {len(a) for a in arrays}
         if len(lengths) > 1 and not batched and not (op == "__call__" and len(lengths - {1}) == 1):
             # (called directly, as Keras runs its ops, an input of batch 1 may broadcast against
@@ -1483,12 +1483,13 @@ class Model(TrainingLoops):
                 grads.append(None)
                 self._output_losses.append(0.0)
                 continue
-            key = (k, tuple(out.shape))
+            key = (k, tuple(out.shape), out.dtype)
             g = self._grad_buffers.get(key)
             if g is None:
                 if len(self._grad_buffers) > 8:
                     self._grad_buffers.clear()
-                g = self._grad_buffers[key] = kernels.empty(key[1])
+                # (float64: a float64 layer's output; the loss's float64 form fills it)
+                g = self._grad_buffers[key] = kernels.empty(key[1], "float64" if out.dtype == "float64" else "float32")
             rw = self._row_weights(_output_weight(sample_weight, k), out, self._loss_weights[k])
             if self._graph.output_mask_slots[k] is not None:   # Keras masks weigh the steps
                 rw = _graph_mod.masked_row_weights(self._graph, k, out, rw)
@@ -2047,9 +2048,10 @@ def _signature_takes_training(fn):
     return "training" in params or any(p.kind == p.VAR_KEYWORD for p in params.values())
 
 
-def _to_array(model, x, op):
-    """One input's data as a float32 array, or (text for an Input(dtype='string')) as an object
-    array of str: corenn's string tensors, which only the text and lookup layers read."""
+def _to_array(model, x, op, spec=None):
+    """One input's data as a float32 array (float64 for an Input of dtype float64: a float64
+    model's, Keras casting the data to the Input's dtype), or (text for an Input(dtype='string'))
+    as an object array of str: corenn's string tensors, which only the text and lookup layers read."""
     if isinstance(x, kernels.Tensor):
         x = np.asarray(x)
     if isinstance(x, (list, tuple)) or not hasattr(x, "dtype"):
@@ -2063,7 +2065,10 @@ def _to_array(model, x, op):
         raise TypeError(f"{model.name}.{op}: x must be numeric, got dtype {x.dtype}")
     if x.ndim == 0 or x.shape[0] == 0:
         raise ValueError(f"{model.name}.{op}: x is empty (shape {x.shape}); it needs at least one sample")
-    return x if x.dtype == object else np.ascontiguousarray(x, dtype=np.float32)
+    if x.dtype == object:
+        return x
+    wide = spec is not None and getattr(spec, "dtype", None) == "float64"
+    return np.ascontiguousarray(x, dtype=np.float64 if wide else np.float32)
 
 
 def adjust_input_rank(model, x, spec, op):

@@ -343,6 +343,8 @@ def supports(layer) -> bool:
 
 
 def _run(layer, ctx, xs):
+    if getattr(type(layer), "_float64_of", None) is not None:
+        return _custom(layer, ctx, xs)   # a float64 layer: its float64 form is its call (ops)
     fn = _LAYERS.get(type(layer).__name__)
     if fn is None and _written(layer):
         return _custom(layer, ctx, xs)
@@ -360,7 +362,7 @@ def _run(layer, ctx, xs):
     return fn(layer, ctx, xs)
 
 
-_WRAPPERS = ("_FixedTraining", "_ActivityRegularized", "_MaskedCall")
+_WRAPPERS = ("_FixedTraining", "_ActivityRegularized", "_MaskedCall", "_NarrowInputs")
 
 
 def _unwrapped(ctx):

@@ -30,7 +30,8 @@ class Sequential(Model):
         super().__init__(name=name, trainable=trainable)
         self._layers: list = []
         self._input_shape = None      # one sample, without the batch axis
-        self._input_dtype = "float32"
+        from .. import mixed_precision
+        self._input_dtype = mixed_precision._FLOATX[0]   # Keras 3: an Input's dtype defaults to floatx
         for layer in layers or []:
             self.add(layer)
 
@@ -139,7 +140,10 @@ class Sequential(Model):
                     raise ValueError(f"{self.name}: layer {i} '{layer.name}' returns several tensors; only the "
                                      "last layer of a Sequential may (use the functional API)")
             shape = out if not isinstance(out, list) else out[0]
-        self._graph = _chain(self._layers, self._input_shape, self._input_dtype, self.name, batch)
+        dtype = self._input_dtype
+        if dtype == "float32" and self._layers and getattr(self._layers[0], "compute_dtype", None) == "float64":
+            dtype = "float64"   # no Input: a float64 first layer takes float64 data (Keras casts to it)
+        self._graph = _chain(self._layers, self._input_shape, dtype, self.name, batch)
         self._register_nodes()
         self.inputs, self.outputs = self._graph.inputs, self._graph.outputs
         self._single_input = True
@@ -288,6 +292,8 @@ class Sequential(Model):
             return serialize(e)
         return {"name": self.name, "input_shape": self._input_shape,
                 **({"trainable": False} if not self.trainable else {}),
+                # (float32, the default, is not written: files stay as they were)
+                **({"input_dtype": self._input_dtype} if self._input_dtype not in ("float32", "string") else {}),
                 "layers": [entry(layer) for layer in self._layers]}
 
     @classmethod
@@ -300,6 +306,8 @@ class Sequential(Model):
         model = cls(name=config.get("name"))
         if config.get("input_shape") is not None:
             model._input_shape = tuple(config["input_shape"])
+        if config.get("input_dtype") is not None:
+            model._input_dtype = _config_input_dtype(config["input_dtype"])
         for layer_cfg in config["layers"]:
             # a layer, or a nested model (Sequential / Functional config), built whole
             layer = _build_entry(layer_cfg, prepare_layer)   # (saving's storage-less check)
@@ -307,6 +315,17 @@ class Sequential(Model):
         if config.get("trainable", True) is False:
             model.trainable = False
         return model
+
+
+def _config_input_dtype(value):
+    """A stored Sequential's input dtype: a numeric dtype name (a file is data, not trusted)."""
+    try:
+        d = np.dtype(str(value))
+    except TypeError:
+        d = None
+    if d is None or d.kind not in "fiub":
+        raise ValueError(f"Sequential config: input_dtype must name a numeric dtype, got {value!r}")
+    return d.name
 
 
 def _chain(layers, input_shape, dtype, name, batch_size=None):

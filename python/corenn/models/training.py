@@ -539,7 +539,7 @@ class TrainingLoops:
         return logs
 
     def predict(self, x, batch_size=None, verbose=0, steps=None, callbacks=None, **loader_options):
-        """Model outputs (inference mode) as a float32 NumPy array.
+        """Model outputs (inference mode) as a float32 NumPy array (float64 for a float64 model).
 
         x: an array, or an iterable of batches (each x, or a tuple whose first item is x);
         ``steps`` caps the number of batches.
@@ -710,6 +710,8 @@ def _predict_dtype(t):
     """predict's array dtype for an output: float32, but an integer or boolean output (a
     detection count, a class index a layer returns) keeps its dtype, as Keras' predict does."""
     kind = np.dtype(str(getattr(t, "dtype", "float32"))).kind if str(getattr(t, "dtype", "float32")) != "string" else "O"
+    if kind == "f" and str(t.dtype) == "float64":
+        return np.float64   # a float64 layer's output (Keras: the model's compute dtype)
     return np.dtype(str(t.dtype)) if kind in "iub" else np.float32
 
 
