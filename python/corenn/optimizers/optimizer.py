@@ -271,12 +271,6 @@ class Optimizer:
         var_list = list(var_list)
         tensors = [v if isinstance(v, Tensor) else kernels.as_tensor(v, self.name, f"var_list[{i}]")
                    for i, v in enumerate(var_list)]
-        for i, (v, t) in enumerate(zip(var_list, tensors)):
-            if type(v) is np.ndarray and v.dtype == np.float64 and not np.may_share_memory(np.asarray(t), v):
-                # a non-contiguous float64 array: the step would land in a copy
-                raise ValueError(f"{self.name}: var_list[{i}] is a NumPy array the optimizer cannot update "
-                                 f"in place ({v.dtype}, {'not ' if not v.flags.c_contiguous else ''}"
-                                 f"contiguous); pass a corenn Variable")
         wide = self._wide_indices(tensors)
         state = {}
         for slot in self._active_slots():
