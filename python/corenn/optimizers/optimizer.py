@@ -5,6 +5,11 @@ decoupled weight decay and the optimizer's rule happen in a single pass over mem
 ``corenn.Tensor`` objects (a layer's weights) updated in place; optimizer state lives in Tensors
 created by ``build`` (zeros, or a constant for Adagrad).
 
+float64 variables (a float64 ``Variable`` in a GradientTape loop) are stepped in float64, as
+Keras 3 does: their state is float64 and each optimizer's ``_update_wide`` (NumPy, the same rule)
+updates them, while the float32 variables of the same step still take the fused kernel
+(``_update_by_dtype``; ARCHITECTURE.md, "Optimizers on float64 variables").
+
 Per step, as in Keras 3 (keras/src/optimizers/base_optimizer.py):
     lr = learning_rate            (or learning_rate(iterations) for a schedule)
     g  = clip(g)                  clipvalue: elementwise; clipnorm: g * c / max(||g||, c) per
