@@ -270,6 +270,27 @@ def test_gradient_dtypes_are_cast_to_the_variables():
     assert str(v64.dtype) == "float64" and str(v32.dtype) == "float32"
 
 
+@pytest.mark.parametrize("exclude", [False, True])
+@pytest.mark.parametrize("name", ["sgd_momentum", "adam", "lamb"])
+def test_float64_tensor_gradient_of_float32_variables(name, exclude):
+    """Only float32 variables (the fused path) given float64 Tensor gradients: cast to float32,
+    the same step as float32 gradients (also with exclude_from_weight_decay's own decay)."""
+    grads64 = [corenn.constant(g, dtype=corenn.float64) for g in _grads([(3, 4), (4,)], 0)]
+    results = []
+    for grads in (grads64, [np.asarray(g).astype(np.float32) for g in grads64]):
+        variables = _vars(np.float32)
+        opt = _make(name, {"weight_decay": 0.1})
+        if exclude:
+            opt.exclude_from_weight_decay(var_list=[variables[1]])
+        opt.apply_gradients(zip(grads, variables))
+        results.append([np.asarray(v).copy() for v in variables])
+        assert opt.iterations == 1
+    for a, b in zip(*results):
+        np.testing.assert_array_equal(a, b)
+    with pytest.raises(TypeError, match="must be float32, got int32"):   # other dtypes: the kernel's error
+        optimizers.SGD(0.1).apply_gradients([(corenn.constant(np.ones(3, np.int32)), _vars(np.float32, ((3,),))[0])])
+
+
 @pytest.mark.parametrize("option", ["plain", "global_clipnorm", "clipnorm", "weight_decay"])
 @pytest.mark.parametrize("name", ["sgd_momentum", "adam", "rmsprop_momentum", "lamb", "adafactor"])
 def test_mixed_float32_and_float64_variables(name, option):

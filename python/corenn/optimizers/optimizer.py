@@ -495,9 +495,21 @@ class Optimizer:
                 grads = [grads[i] for i in keep]
         no_decay = self.__dict__.get("_no_decay")
         if no_decay and self.weight_decay:
-            self._update_sparing(no_decay, None if converted is None else keep, params, grads, state)
+            # (it decays before the kernel runs, so the gradients are made float32 first)
+            self._update_sparing(no_decay, None if converted is None else keep, params,
+                                 _float32_tensors(grads) or grads, state)
         else:
-            self._update(params, grads, state, self._current_learning_rate())
+            lr = self._current_learning_rate()
+            try:
+                self._update(params, grads, state, lr)
+            except TypeError:
+                # a float64 (or float16) Tensor gradient of a float32 variable: Keras casts it to
+                # the variable's dtype. Found only when the kernel refuses it (its entry checks
+                # every list before writing anything), so the usual step checks no dtypes.
+                recast = _float32_tensors(grads)
+                if recast is None:
+                    raise
+                self._update(params, recast, state, lr)
 
     def _gradients_by_dtype(self, grads):
         """Each gradient in its variable's dtype (Keras casts a gradient to the variable's):
@@ -739,6 +751,17 @@ def _unscaled(g, inv):
     if a.dtype == np.float64:
         return a * inv
     return _as_float32(np.asarray(a, np.float32) * np.float32(inv))
+
+
+def _float32_tensors(grads):
+    """``grads`` with each float Tensor of another dtype (float64, float16) made a float32 array,
+    or None when there is none."""
+    out, changed = list(grads), False
+    for i, g in enumerate(out):
+        if isinstance(g, Tensor) and str(g.dtype) in ("float64", "float16", "bfloat16"):
+            out[i] = _as_float32(g.numpy() if str(g.device) != "cpu" else np.asarray(g))
+            changed = True
+    return out if changed else None
 
 
 def _as_float32(g):
