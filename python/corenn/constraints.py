@@ -166,8 +166,10 @@ def apply(variable, constraint):
     """variable := constraint(variable), in place (its shape is kept; the write bumps its version,
     so a packed copy of it is never reused stale)."""
     value = constraint(variable)
-    value = np.asarray(value.numpy() if isinstance(value, kernels.Tensor) else value, np.float32)
     target = np.asarray(variable)
+    # in the variable's dtype: a float64 weight keeps its float64 projection
+    value = np.asarray(value.numpy() if isinstance(value, kernels.Tensor) else value,
+                       np.float64 if target.dtype == np.float64 else np.float32)
     if value.shape != target.shape:
         raise ValueError(f"constraint {constraint!r} returned shape {value.shape} for a weight of shape "
                          f"{target.shape}")

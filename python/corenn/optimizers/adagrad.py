@@ -1,6 +1,8 @@
 """Adagrad: per-coordinate learning rates from the sum of squared gradients."""
 from __future__ import annotations
 
+import numpy as np
+
 from .. import kernels
 from .optimizer import Optimizer, check_hyperparameter
 
@@ -40,6 +42,11 @@ class Adagrad(Optimizer):
     def _update(self, params, grads, state, lr):
         kernels.adagrad_update(params, grads, state["accumulators"], epsilon=self.epsilon,
                            **self._common_kwargs(lr))
+
+    def _update_wide(self, params, grads, state, lr):
+        for w, g, acc in zip(params, grads, state["accumulators"]):
+            acc += g * g
+            w -= lr * g / np.sqrt(acc + self.epsilon)
 
     def get_config(self):
         config = super().get_config()

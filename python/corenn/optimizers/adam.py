@@ -1,6 +1,10 @@
 """Adam: adaptive moment estimation."""
 from __future__ import annotations
 
+import math
+
+import numpy as np
+
 from .. import kernels
 from .optimizer import Optimizer, check_hyperparameter
 
@@ -61,6 +65,19 @@ class Adam(Optimizer):
                              state.get("velocity_hats", []), float(lr), float(self.beta_1),
                              float(self.beta_2), float(self.epsilon), self._update_count(),
                              self.amsgrad, **self._clip_kwargs())
+
+    def _update_wide(self, params, grads, state, lr):
+        t = self._update_count() + 1
+        b1, b2 = self.beta_1, self.beta_2
+        alpha = lr * math.sqrt(1.0 - b2 ** t) / (1.0 - b1 ** t)
+        vhats = state.get("velocity_hats") if self.amsgrad else None
+        for i, (w, g, m, v) in enumerate(zip(params, grads, state["momentums"], state["velocities"])):
+            m += (g - m) * (1.0 - b1)
+            v += (g * g - v) * (1.0 - b2)
+            if vhats is not None:
+                np.maximum(vhats[i], v, out=vhats[i])
+                v = vhats[i]
+            w -= alpha * m / (np.sqrt(v) + self.epsilon)
 
     def get_config(self):
         config = super().get_config()

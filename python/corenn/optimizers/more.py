@@ -1,11 +1,14 @@
 """Adamax, Nadam, Lion, Adadelta, Ftrl, Lamb and Adafactor (Keras 3 ``keras.optimizers``), each
-one fused C++ update (kernels.<name>_update; the math is in csrc/ops/optimizer.h)."""
+one fused C++ update (kernels.<name>_update; the math is in csrc/ops/optimizer.h) for float32
+variables and the same rule in float64 NumPy (``_update_wide``) for float64 ones."""
 from __future__ import annotations
 
 import math
 
+import numpy as np
+
 from .. import kernels
-from .optimizer import Optimizer, check_hyperparameter
+from .optimizer import Optimizer, _state_dtype, check_hyperparameter
 
 
 class _TwoMoments(Optimizer):
@@ -50,6 +53,14 @@ class Adamax(_TwoMoments):
                               beta_2=self.beta_2, epsilon=self.epsilon, step=self._update_count(),
                               **self._common_kwargs(lr))
 
+    def _update_wide(self, params, grads, state, lr):
+        t = self._update_count() + 1
+        rate = lr / (1.0 - self.beta_1 ** t)
+        for w, g, m, u in zip(params, grads, state["momentums"], state["norms"]):
+            m += (g - m) * (1.0 - self.beta_1)
+            np.maximum(self.beta_2 * u, np.abs(g), out=u)
+            w -= rate * m / (u + self.epsilon)
+
 
 class Nadam(_TwoMoments):
     """Nadam (Keras 3 ``keras.optimizers.Nadam``): Adam with Nesterov momentum and Keras' momentum
@@ -81,15 +92,26 @@ class Nadam(_TwoMoments):
         self._product = (t, product)
         return product
 
-    def _update(self, params, grads, state, lr):
+    def _coefficients(self):
+        """(coef_m, coef_g, coef_v) of this step (the kernel's names; csrc/ops/optimizer.h)."""
         t = self._update_count() + 1
         p_t = self._schedule_product(t)
         mu_t, mu_next = self._mu(t), self._mu(t + 1)
+        return (mu_next / (1.0 - p_t * mu_next), (1.0 - mu_t) / (1.0 - p_t),
+                1.0 / -math.expm1(t * math.log(self.beta_2)) if self.beta_2 > 0 else 1.0)
+
+    def _update(self, params, grads, state, lr):
+        coef_m, coef_g, coef_v = self._coefficients()
         kernels.nadam_update(params, grads, state["momentums"], state["velocities"], beta_1=self.beta_1,
-                             beta_2=self.beta_2, epsilon=self.epsilon,
-                             coef_m=mu_next / (1.0 - p_t * mu_next), coef_g=(1.0 - mu_t) / (1.0 - p_t),
-                             coef_v=1.0 / -math.expm1(t * math.log(self.beta_2)) if self.beta_2 > 0 else 1.0,
-                             **self._common_kwargs(lr))
+                             beta_2=self.beta_2, epsilon=self.epsilon, coef_m=coef_m, coef_g=coef_g,
+                             coef_v=coef_v, **self._common_kwargs(lr))
+
+    def _update_wide(self, params, grads, state, lr):
+        coef_m, coef_g, coef_v = self._coefficients()
+        for w, g, m, v in zip(params, grads, state["momentums"], state["velocities"]):
+            m += (g - m) * (1.0 - self.beta_1)
+            v += (g * g - v) * (1.0 - self.beta_2)
+            w -= lr * (coef_m * m + coef_g * g) / (np.sqrt(coef_v * v) + self.epsilon)
 
 
 class Lion(Optimizer):
@@ -111,6 +133,13 @@ class Lion(Optimizer):
     def _update(self, params, grads, state, lr):
         kernels.lion_update(params, grads, state["momentums"], beta_1=self.beta_1, beta_2=self.beta_2,
                             **self._common_kwargs(lr))
+
+    def _update_wide(self, params, grads, state, lr):
+        b1, b2 = self.beta_1, self.beta_2
+        for w, g, m in zip(params, grads, state["momentums"]):
+            w -= lr * np.sign(b1 * m + (1.0 - b1) * g)
+            m *= b2
+            m += (1.0 - b2) * g
 
     def get_config(self):
         config = super().get_config()
@@ -136,6 +165,16 @@ class Adadelta(Optimizer):
     def _update(self, params, grads, state, lr):
         kernels.adadelta_update(params, grads, state["accumulated_grads"], state["accumulated_delta_vars"],
                                 rho=self.rho, epsilon=self.epsilon, **self._common_kwargs(lr))
+
+    def _update_wide(self, params, grads, state, lr):
+        rho, eps = self.rho, self.epsilon
+        for w, g, acc_g, acc_d in zip(params, grads, state["accumulated_grads"], state["accumulated_delta_vars"]):
+            acc_g *= rho
+            acc_g += (1.0 - rho) * g * g
+            delta = g * np.sqrt(acc_d + eps) / np.sqrt(acc_g + eps)
+            acc_d *= rho
+            acc_d += (1.0 - rho) * delta * delta
+            w -= lr * delta
 
     def get_config(self):
         config = super().get_config()
@@ -171,7 +210,7 @@ class Ftrl(Optimizer):
             setattr(self, key, check_hyperparameter(owner, key, value))
 
     def _slot_tensor(self, slot, var):
-        state = kernels.zeros(var.shape, "float32", var.device)
+        state = kernels.zeros(var.shape, _state_dtype(var), var.device)
         if slot == "accumulators" and self.initial_accumulator_value:
             state.fill_(self.initial_accumulator_value)
         return state
@@ -189,6 +228,18 @@ class Ftrl(Optimizer):
                             l2=self.l2_regularization_strength,
                             l2_shrinkage=self.l2_shrinkage_regularization_strength, beta=self.beta,
                             **self._common_kwargs(lr))
+
+    def _update_wide(self, params, grads, state, lr):
+        power = -self.learning_rate_power
+        l1, l2 = self.l1_regularization_strength, self.l2_regularization_strength
+        shrinkage = self.l2_shrinkage_regularization_strength
+        for w, g, acc, linear in zip(params, grads, state["accumulators"], state["linears"]):
+            new_acc = acc + g * g
+            new_power = new_acc ** power
+            linear += g + 2.0 * shrinkage * w - (new_power - acc ** power) / lr * w
+            quadratic = new_power / lr + 2.0 * (l2 + self.beta / (2.0 * lr))
+            w[...] = (np.clip(linear, -l1, l1) - linear) / quadratic
+            acc[...] = new_acc
 
     def get_config(self):
         config = super().get_config()
@@ -221,6 +272,17 @@ class Lamb(_TwoMoments):
         kernels.lamb_update(params, grads, state["momentums"], state["velocities"], beta_1=self.beta_1,
                             beta_2=self.beta_2, epsilon=self.epsilon, step=self._update_count(),
                             **self._common_kwargs(lr))
+
+    def _update_wide(self, params, grads, state, lr):
+        t = self._update_count() + 1
+        b1, b2 = self.beta_1, self.beta_2
+        for w, g, m, v in zip(params, grads, state["momentums"], state["velocities"]):
+            m += (g - m) * (1.0 - b1)
+            v += (g * g - v) * (1.0 - b2)
+            u = m / (1.0 - b1 ** t) / (np.sqrt(v / (1.0 - b2 ** t)) + self.epsilon)
+            w_norm, u_norm = float(np.linalg.norm(w)), float(np.linalg.norm(u))
+            ratio = w_norm / u_norm if w_norm > 0 and u_norm > 0 else 1.0
+            w -= ratio * lr * u
 
 
 class Adafactor(Optimizer):
@@ -266,7 +328,7 @@ class Adafactor(Optimizer):
             shape = shape[:-2] + shape[-1:] if factored else (0,)
         elif factored:   # velocities: only the unfactored variables have one
             shape = (0,)
-        return kernels.zeros(shape, "float32", var.device)
+        return kernels.zeros(shape, _state_dtype(var), var.device)
 
     @property
     def _state_variables(self):
@@ -284,8 +346,32 @@ class Adafactor(Optimizer):
                                  epsilon_2=self.epsilon_2, clip_threshold=self.clip_threshold,
                                  step=self._update_count(), **self._common_kwargs(lr))
 
+    def _update_wide(self, params, grads, state, lr):
+        t = self._update_count() + 1
+        rho = min(lr, 1.0 / math.sqrt(t))
+        b = 1.0 - t ** self.beta_2_decay
+        for w, g, r, c, v in zip(params, grads, state["rows"], state["cols"], state["velocities"]):
+            q = g * g + self.epsilon_1
+            if w.ndim >= 2:
+                r *= b
+                r += (1.0 - b) * q.mean(axis=-1)
+                c *= b
+                c += (1.0 - b) * q.mean(axis=-2)
+                v_now = (r / r.mean(axis=-1, keepdims=True))[..., None] * c[..., None, :]
+            else:
+                v *= b
+                v += (1.0 - b) * q
+                v_now = v
+            u = g / np.sqrt(v_now)
+            alpha = max(self.epsilon_2, _rms(w)) * rho
+            w -= alpha * u / max(1.0, _rms(u) / self.clip_threshold)
+
     def get_config(self):
         config = super().get_config()
         config.update(beta_2_decay=self.beta_2_decay, epsilon_1=self.epsilon_1, epsilon_2=self.epsilon_2,
                       clip_threshold=self.clip_threshold, relative_step=self.relative_step)
         return config
+
+
+def _rms(x):
+    return math.sqrt(float(np.mean(x * x))) if x.size else 0.0

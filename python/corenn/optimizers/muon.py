@@ -1,8 +1,9 @@
 """Muon and ScheduleFreeAdamW: Keras 3.15's two newest optimizers.
 
 Neither has a fused C++ update kernel yet: the elementwise steps run in NumPy on the variables'
-float32 buffers (in place, float32 as Keras computes them) and Muon's matrix products go
-through corenn's GEMM (``ops.matmul``). Clipping and decoupled weight decay happen first, as
+buffers, in place, in the variable's dtype as Keras computes them (float32, or float64 for a
+float64 variable, whose state is float64 too), and Muon's matrix products go through corenn's
+GEMM (``ops.matmul``; NumPy's for a float64 variable). Clipping and decoupled weight decay happen first, as
 in every corenn optimizer (optimizer.py's module docstring).
 
 Muon (Jordan et al. 2024; the Moonlight scaling of Liu et al., arXiv 2502.16982), per 2-D
@@ -33,7 +34,7 @@ import re
 
 import numpy as np
 
-from .optimizer import Optimizer, check_hyperparameter
+from .optimizer import Optimizer, _numpy_dtype, check_hyperparameter
 
 __all__ = ["Muon", "ScheduleFreeAdamW"]
 
@@ -49,26 +50,31 @@ class _NumpyStep(Optimizer):
     # ``variables`` lists the state as Keras' optimizer creates it (each variable's slots in turn),
     # so a Keras file's optimizer state reads one to one (saving_keras)
     _variables_in_keras_order = True
+    _steps_in_numpy = True   # a float64 variable steps in float64 here, no split (Optimizer.apply_unscaled)
 
-    def _clipped(self, grads):
-        gs = [np.asarray(g, np.float32) for g in grads]
+    def _clipped(self, grads, params):
+        """The gradients in their variables' dtypes (float32, or float64 for a float64
+        variable), clipped; a global norm is over all of them together."""
+        gs = [np.asarray(g, np.float64 if np.asarray(p).dtype == np.float64 else np.float32)
+              for g, p in zip(grads, params)]
         if self.clipvalue:
             gs = [np.clip(g, -self.clipvalue, self.clipvalue) for g in gs]
         if self.clipnorm:
             out = []
             for g in gs:
                 norm = float(np.sqrt(np.sum(np.square(g, dtype=np.float64))))
-                out.append(g * np.float32(self.clipnorm / max(norm, self.clipnorm)))
+                out.append(g * g.dtype.type(self.clipnorm / max(norm, self.clipnorm)))
             gs = out
         if self.global_clipnorm:
             norm = float(np.sqrt(sum(np.sum(np.square(g, dtype=np.float64)) for g in gs)))
-            gs = [g * np.float32(self.global_clipnorm / max(norm, self.global_clipnorm)) for g in gs]
+            gs = [g * g.dtype.type(self.global_clipnorm / max(norm, self.global_clipnorm)) for g in gs]
         return gs
 
     @staticmethod
     def _decay(w, decay, lr):
         if decay:
-            w -= w * np.float32(decay) * np.float32(lr)
+            f = w.dtype.type   # float32 constants for a float32 variable, float64 for a float64 one
+            w -= w * f(decay) * f(lr)
 
 
 class Muon(_NumpyStep):
@@ -117,8 +123,8 @@ class Muon(_NumpyStep):
     def build(self, var_list):
         super().build(var_list)
         self._adam = [self._uses_adam(t) for t in self._var_tensors]
-        self._momentums = [np.zeros(tuple(t.shape), np.float32) for t in self._var_tensors]
-        self._velocities = [np.zeros(tuple(t.shape), np.float32) if a else None for t, a in
+        self._momentums = [np.zeros(tuple(t.shape), _numpy_dtype(t)) for t in self._var_tensors]
+        self._velocities = [np.zeros(tuple(t.shape), _numpy_dtype(t)) if a else None for t, a in
                             zip(self._var_tensors, self._adam)]
 
     @property
@@ -133,39 +139,43 @@ class Muon(_NumpyStep):
 
     def _newton_schulz(self, g):
         from .. import ops
+        f = g.dtype.type
+        # corenn's GEMM takes NumPy arrays as float32 data: a float64 variable's products are NumPy's
+        matmul = np.matmul if g.dtype == np.float64 else (lambda p, q: np.asarray(ops.matmul(p, q)))
         tall = g.shape[0] > g.shape[1]
         x = g.T if tall else g
-        x = np.ascontiguousarray(x / np.float32(np.linalg.norm(x) + 1e-7), np.float32)
-        a, b, c = np.float32(self.muon_a), np.float32(self.muon_b), np.float32(self.muon_c)
+        x = np.ascontiguousarray(x / f(np.linalg.norm(x) + 1e-7), g.dtype)
+        a, b, c = f(self.muon_a), f(self.muon_b), f(self.muon_c)
         for _ in range(self.ns_steps):
-            gram = np.asarray(ops.matmul(x, np.ascontiguousarray(x.T)))
-            poly = b * gram + c * np.asarray(ops.matmul(gram, gram))
-            x = a * x + np.asarray(ops.matmul(poly, x))
+            gram = matmul(x, np.ascontiguousarray(x.T))
+            poly = b * gram + c * matmul(gram, gram)
+            x = a * x + matmul(poly, x)
         return x.T if tall else x
 
     def _update(self, params, grads, state, lr):
         index = {id(t): i for i, t in enumerate(self._var_tensors)}
         t = self._update_count() + 1
-        grads = self._clipped(grads)
+        grads = self._clipped(grads, params)
         for p, g in zip(params, grads):
             i = index[id(p)]
             w = np.asarray(p)
+            f = w.dtype.type   # the variable's precision for every constant
             m, v = self._momentums[i], self._velocities[i]
             if v is not None:
                 self._decay(w, self.adam_weight_decay, lr)
                 b1, b2 = self.adam_beta_1, self.adam_beta_2
-                alpha = np.float32(lr * self.adam_lr_ratio * np.sqrt(1 - b2 ** t) / (1 - b1 ** t))
-                m += (g - m) * np.float32(1 - b1)
-                v += (g * g - v) * np.float32(1 - b2)
-                w -= m * alpha / (np.sqrt(v) + np.float32(self.epsilon))
+                alpha = f(lr * self.adam_lr_ratio * np.sqrt(1 - b2 ** t) / (1 - b1 ** t))
+                m += (g - m) * f(1 - b1)
+                v += (g * g - v) * f(1 - b2)
+                w -= m * alpha / (np.sqrt(v) + f(self.epsilon))
                 continue
             self._decay(w, self.weight_decay, lr)
-            m *= np.float32(self.momentum)
+            m *= f(self.momentum)
             m += g
-            direction = g + np.float32(self.momentum) * m if self.nesterov else m
-            update = self._newton_schulz(direction) * np.float32(lr)
+            direction = g + f(self.momentum) * m if self.nesterov else m
+            update = self._newton_schulz(direction) * f(lr)
             if self.rms_rate is not None:
-                update *= np.float32(np.sqrt(max(update.shape[0], update.shape[1])) * self.rms_rate)
+                update *= f(np.sqrt(max(update.shape[0], update.shape[1])) * self.rms_rate)
             w -= update
 
     def get_config(self):
@@ -204,8 +214,8 @@ class ScheduleFreeAdamW(_NumpyStep):
 
     def build(self, var_list):
         super().build(var_list)
-        self._momentums = [np.array(t, np.float32) for t in self._var_tensors]   # z starts at the variable
-        self._velocities = [np.zeros(tuple(t.shape), np.float32) for t in self._var_tensors]
+        self._momentums = [np.array(t, _numpy_dtype(t)) for t in self._var_tensors]   # z starts at the variable
+        self._velocities = [np.zeros(tuple(t.shape), _numpy_dtype(t)) for t in self._var_tensors]
 
     @property
     def _state_variables(self):
@@ -220,20 +230,21 @@ class ScheduleFreeAdamW(_NumpyStep):
         decay_lr = lr   # Keras decays with the rate before the warm-up factor
         if self.warmup_steps > 0:
             lr = lr * min(t / self.warmup_steps, 1.0)
-        b1, b2 = np.float32(self.beta_1), np.float32(self.beta_2)
-        grads = self._clipped(grads)
+        grads = self._clipped(grads, params)
         for p, g in zip(params, grads):
             i = index[id(p)]
             y = np.asarray(p)
+            f = y.dtype.type   # the variable's precision for every constant
+            b1, b2 = f(self.beta_1), f(self.beta_2)
             self._decay(y, self.weight_decay, decay_lr)
             z, v = self._momentums[i], self._velocities[i]
             z_old = z.copy()
-            v += (g * g - v) * (np.float32(1) - b2)
-            z -= np.float32(lr) * g / (np.sqrt(v / np.float32(1 - self.beta_2 ** t)) + np.float32(self.epsilon))
-            weight = np.float32(1.0 / t)
-            x = (y - (np.float32(1) - b1) * z_old) / b1
-            x = (np.float32(1) - weight) * x + weight * z
-            y[...] = (np.float32(1) - b1) * z + b1 * x
+            v += (g * g - v) * (f(1) - b2)
+            z -= f(lr) * g / (np.sqrt(v / f(1 - self.beta_2 ** t)) + f(self.epsilon))
+            weight = f(1.0 / t)
+            x = (y - (f(1) - b1) * z_old) / b1
+            x = (f(1) - weight) * x + weight * z
+            y[...] = (f(1) - b1) * z + b1 * x
 
     def get_config(self):
         cfg = super().get_config()

@@ -5,6 +5,11 @@ decoupled weight decay and the optimizer's rule happen in a single pass over mem
 ``corenn.Tensor`` objects (a layer's weights) updated in place; optimizer state lives in Tensors
 created by ``build`` (zeros, or a constant for Adagrad).
 
+float64 variables (a float64 ``Variable`` in a GradientTape loop) are stepped in float64, as
+Keras 3 does: their state is float64 and each optimizer's ``_update_wide`` (NumPy, the same rule)
+updates them, while the float32 variables of the same step still take the fused kernel
+(``_update_by_dtype``; ARCHITECTURE.md, "Optimizers on float64 variables").
+
 Per step, as in Keras 3 (keras/src/optimizers/base_optimizer.py):
     lr = learning_rate            (or learning_rate(iterations) for a schedule)
     g  = clip(g)                  clipvalue: elementwise; clipnorm: g * c / max(||g||, c) per
@@ -140,6 +145,7 @@ class Optimizer:
 
     _slots: tuple = ()
     _slot_init: float = 0.0  # initial value of every state tensor
+    _wide = None             # build: the indices of the float64 variables (None: there are none)
 
     def __init__(self, learning_rate, weight_decay=None, clipnorm=None, clipvalue=None,
                  global_clipnorm=None, name=None, **kwargs):
@@ -270,13 +276,18 @@ class Optimizer:
         var_list = list(var_list)
         tensors = [v if isinstance(v, Tensor) else kernels.as_tensor(v, self.name, f"var_list[{i}]")
                    for i, v in enumerate(var_list)]
+        wide = self._wide_indices(tensors)
         state = {}
         for slot in self._active_slots():
             state[slot] = [self._slot_tensor(slot, t) for t in tensors]
         self._vars, self._var_tensors, self._state = var_list, tensors, state
-        # Keras 3 builds these with the slots: the averages start at the variables, the sums at 0
-        self._ema = [np.array(t, np.float32) for t in tensors] if self.use_ema else None
-        self._accumulated = [np.zeros(tuple(t.shape), np.float32) for t in tensors] \
+        # float64 variables step in NumPy float64 (``_update_wide``), the others in the fused
+        # float32 kernel; the split is decided here once, so a float32-only step pays one check
+        self._wide = frozenset(wide) if wide else None
+        # Keras 3 builds these with the slots, in the variable's dtype: the averages start at the
+        # variables, the sums at 0
+        self._ema = [np.array(t, _numpy_dtype(t)) for t in tensors] if self.use_ema else None
+        self._accumulated = [np.zeros(tuple(t.shape), _numpy_dtype(t)) for t in tensors] \
             if self.gradient_accumulation_steps is not None else None
         self._slots_built = self._active_slots()   # apply rebuilds when the options change them
         self._no_decay = self._decay_exclusions(var_list)   # exclude_from_weight_decay, by index
@@ -284,10 +295,34 @@ class Optimizer:
         self._constrained = [(i, t.__dict__["constraint"]) for i, t in enumerate(tensors)
                              if t.__dict__.get("constraint") is not None]
 
+    # Optimizers whose ``_update`` is NumPy over every variable (Muon, ScheduleFreeAdamW) keep a
+    # float64 variable's arithmetic float64 themselves; the others split the step by dtype.
+    _steps_in_numpy = False
+
+    def _wide_indices(self, tensors):
+        """The indices of the float64 variables; a float16 / bfloat16 variable is refused (the
+        fused kernels are float32 and nothing here rounds a float32 step back to 16 bits)."""
+        wide = []
+        for i, t in enumerate(tensors):
+            dtype = str(t.dtype)
+            if dtype == "float32":
+                continue
+            if dtype == "float64":
+                if str(t.device) != "cpu":
+                    raise ValueError(f"{type(self).__name__}: variable {i} ({_describe(t)}) is float64 on "
+                                     f"{t.device}; float64 variables are updated in NumPy, on the CPU only")
+                wide.append(i)
+            elif dtype in ("float16", "bfloat16"):
+                raise TypeError(f"{type(self).__name__}: variable {i} ({_describe(t)}) is {dtype}; corenn "
+                                f"optimizers update float32 and float64 variables only (keep {dtype} for the "
+                                f"compute dtype, as mixed_precision does, with float32 variables)")
+        return wide
+
     def _slot_tensor(self, slot, var):
-        """The state tensor of ``slot`` for the variable ``var``: its shape, filled with
-        ``_slot_init`` (Adafactor's factored moments have other shapes)."""
-        state = kernels.zeros(var.shape, "float32", var.device)
+        """The state tensor of ``slot`` for the variable ``var``: its shape and dtype (float64
+        for a float64 variable, as Keras makes slots), filled with ``_slot_init`` (Adafactor's
+        factored moments have other shapes)."""
+        state = kernels.zeros(var.shape, _state_dtype(var), var.device)
         if self._slot_init:
             state.fill_(self._slot_init)
         return state
@@ -355,11 +390,12 @@ class Optimizer:
             raise ValueError(f"{self.name}: the store holds {n} optimizer variables but this "
                              f"optimizer has {len(variables)}")
         for i, t in enumerate(variables):
-            value = np.asarray(store[str(i)], dtype=np.float32)
+            target = np.asarray(t)
+            value = np.asarray(store[str(i)], dtype=target.dtype)   # each state keeps its dtype
             if value.shape != tuple(t.shape):
                 raise ValueError(f"{self.name}: variable {i} has shape {tuple(t.shape)} but the "
                                  f"stored value has shape {value.shape}")
-            np.asarray(t)[...] = value
+            target[...] = value
         if "iterations" in store:   # the call count, as saved (Keras' own variable too)
             calls = int(np.asarray(store["iterations"]))
             if calls < 0:
@@ -390,8 +426,8 @@ class Optimizer:
         it first. Returns ``iterations`` after the step.
         """
         if self.loss_scale_factor is not None:
-            inv = np.float32(1.0 / self.loss_scale_factor)
-            grads = [None if g is None else _as_float32(np.asarray(g, np.float32) * inv) for g in grads]
+            inv = 1.0 / self.loss_scale_factor
+            grads = [None if g is None else _unscaled(g, inv) for g in grads]
         return self.apply_unscaled(grads, trainable_variables)
 
     def apply_unscaled(self, grads, trainable_variables=None):
@@ -414,16 +450,39 @@ class Optimizer:
             self._iterations += 1
             return
         converted = None   # the usual step: every gradient a Tensor, none missing
-        for g in grads:
-            if type(g) is not Tensor:
-                converted = [g if isinstance(g, Tensor) or g is None else _as_float32(g) for g in grads]
-                break
+        wide = self._wide
+        if wide is not None:   # float64 variables among them: gradients cast to each variable's dtype
+            converted = self._gradients_by_dtype(grads)
+        else:
+            for g in grads:
+                if type(g) is not Tensor:
+                    converted = [g if isinstance(g, Tensor) or g is None else _as_float32(g) for g in grads]
+                    break
         if self.gradient_accumulation_steps is not None:
             grads = self._accumulate(converted if converted is not None else grads)
             if grads is None:   # not an update step: the gradients were added to the sums
                 self._after_step()
                 return self._iterations
             converted = grads
+        if wide is not None and not self._steps_in_numpy:
+            self._update_by_dtype(converted)
+        else:
+            self._update_fused(converted, grads)
+        if self.__dict__.get("_constrained"):   # Keras: variable.assign(constraint(variable)) after the update
+            from .. import constraints
+            updated = None if converted is None else {i for i, g in enumerate(converted) if g is not None}
+            for i, c in self._constrained:
+                if updated is None or i in updated:
+                    constraints.apply(self._var_tensors[i], c)
+        if self.use_ema or self.gradient_accumulation_steps is not None:
+            self._after_step()
+            return self._iterations
+        self._iterations += 1
+        return self._iterations
+
+    def _update_fused(self, converted, grads):
+        """The step of float32 variables (or of every variable of a NumPy-stepped optimizer):
+        ``_update`` over those with a gradient."""
         params, state = self._var_tensors, self._state
         if converted is not None:
             keep = [i for i, g in enumerate(converted) if g is not None]
@@ -436,20 +495,96 @@ class Optimizer:
                 grads = [grads[i] for i in keep]
         no_decay = self.__dict__.get("_no_decay")
         if no_decay and self.weight_decay:
-            self._update_sparing(no_decay, None if converted is None else keep, params, grads, state)
+            # (it decays before the kernel runs, so the gradients are made float32 first)
+            self._update_sparing(no_decay, None if converted is None else keep, params,
+                                 _float32_tensors(grads) or grads, state)
         else:
-            self._update(params, grads, state, self._current_learning_rate())
-        if self.__dict__.get("_constrained"):   # Keras: variable.assign(constraint(variable)) after the update
-            from .. import constraints
-            updated = None if converted is None else {i for i, g in enumerate(converted) if g is not None}
-            for i, c in self._constrained:
-                if updated is None or i in updated:
-                    constraints.apply(self._var_tensors[i], c)
-        if self.use_ema or self.gradient_accumulation_steps is not None:
-            self._after_step()
-            return self._iterations
-        self._iterations += 1
-        return self._iterations
+            lr = self._current_learning_rate()
+            try:
+                self._update(params, grads, state, lr)
+            except TypeError:
+                # a float64 (or float16) Tensor gradient of a float32 variable: Keras casts it to
+                # the variable's dtype. Found only when the kernel refuses it (its entry checks
+                # every list before writing anything), so the usual step checks no dtypes.
+                recast = _float32_tensors(grads)
+                if recast is None:
+                    raise
+                self._update(params, recast, state, lr)
+
+    def _gradients_by_dtype(self, grads):
+        """Each gradient in its variable's dtype (Keras casts a gradient to the variable's):
+        float64 NumPy for a float64 variable, a float32 Tensor or array for the others."""
+        wide = self._wide
+        out = []
+        for i, g in enumerate(grads):
+            if g is None:
+                out.append(None)
+            elif i in wide:
+                out.append(np.asarray(g.numpy() if isinstance(g, Tensor) and str(g.device) != "cpu" else g,
+                                      np.float64))
+            elif isinstance(g, Tensor) and str(g.dtype) == "float32":
+                out.append(g)
+            else:
+                out.append(_as_float32(g.numpy() if isinstance(g, Tensor) else g))
+        return out
+
+    def _update_by_dtype(self, grads):
+        """The step of a variable list with float64 variables: the float32 ones through the fused
+        kernel (``_update``), the float64 ones through the subclass's NumPy float64 form of the
+        same rule (``_update_wide``), after clipping and decay done here in float64. A
+        global_clipnorm's norm is that of all the step's gradients, both dtypes together: the
+        factor is computed once, applied to the float32 gradients before the kernel (which then
+        clips nothing) and to the float64 ones here."""
+        keep = [i for i, g in enumerate(grads) if g is not None]
+        if not keep:
+            raise ValueError(f"{self.name}: no gradients provided for any variable")
+        wide_set = self._wide
+        narrow = [i for i in keep if i not in wide_set]
+        wide = [i for i in keep if i in wide_set]
+        lr = self._current_learning_rate()
+        wide_grads = [np.asarray(grads[i]) for i in wide]   # float64 (_gradients_by_dtype)
+        if self.clipvalue:
+            wide_grads = [np.clip(g, -self.clipvalue, self.clipvalue) for g in wide_grads]
+        if self.clipnorm:
+            wide_grads = [g * (self.clipnorm / max(math.sqrt(float(np.sum(g * g))), self.clipnorm))
+                          for g in wide_grads]
+        scale = None
+        if self.global_clipnorm:
+            total = sum(float(np.sum(np.square(np.asarray(grads[i]), dtype=np.float64))) for i in narrow)
+            total += sum(float(np.sum(g * g)) for g in wide_grads)
+            scale = self.global_clipnorm / max(math.sqrt(total), self.global_clipnorm)
+            wide_grads = [g * scale for g in wide_grads]
+        if narrow:
+            params = [self._var_tensors[i] for i in narrow]
+            state = {k: [v[i] for i in narrow] for k, v in self._state.items()}
+            narrow_grads = [grads[i] for i in narrow]
+            saved = self.global_clipnorm
+            if scale is not None:   # clipped here with the norm of all gradients: the kernel clips nothing
+                narrow_grads = [_as_float32(np.asarray(g, np.float32) * np.float32(scale)) for g in narrow_grads]
+                self.global_clipnorm = None
+            try:
+                no_decay = self._no_decay
+                if no_decay and self.weight_decay:
+                    self._update_sparing(no_decay, narrow, params, narrow_grads, state)
+                else:
+                    self._update(params, narrow_grads, state, lr)
+            finally:
+                self.global_clipnorm = saved
+        if wide:
+            params = [np.asarray(self._var_tensors[i]) for i in wide]
+            if self.weight_decay:   # w -= w * weight_decay * lr, in float64
+                no_decay = self._no_decay or ()
+                factor = self.weight_decay * lr
+                for i, w in zip(wide, params):
+                    if i not in no_decay:
+                        w -= w * factor
+            state = {k: [np.asarray(v[i]) for i in wide] for k, v in self._state.items()}
+            self._update_wide(params, wide_grads, state, lr)
+
+    def _update_wide(self, params, grads, state, lr):
+        """The rule of ``_update`` in float64 NumPy, in place on ``params`` and ``state`` (float64
+        arrays, clipping and decay done): how float64 variables step."""
+        raise NotImplementedError(f"{type(self).__name__} has no float64 update (_update_wide)")
 
     def exclude_from_weight_decay(self, var_list=None, var_names=None):
         """Keras 3: leave out of the weight decay the variables in ``var_list`` and those whose
@@ -491,11 +626,11 @@ class Optimizer:
         mean gradients (sums reset), else None."""
         for acc, g in zip(self._accumulated, grads):
             if g is not None:
-                acc += np.asarray(g, np.float32)
+                acc += np.asarray(g, acc.dtype)
         n = self.gradient_accumulation_steps
         if (self._iterations + 1) % n:
             return None
-        means = [Tensor.from_numpy(acc / np.float32(n)) for acc in self._accumulated]
+        means = [Tensor.from_numpy(acc / acc.dtype.type(n)) for acc in self._accumulated]
         for acc in self._accumulated:
             acc.fill(0.0)
         return means
@@ -504,10 +639,11 @@ class Optimizer:
         """The moving averages (use_ema), their periodic copy into the variables, the step count."""
         if self.use_ema:
             current = [np.asarray(t) for t in self._var_tensors]
-            m = np.float32(self.ema_momentum if self._iterations != 0 else 0.0)
+            momentum = self.ema_momentum if self._iterations != 0 else 0.0
             for avg, v in zip(self._ema, current):
+                m = avg.dtype.type(momentum)   # a float64 average in float64
                 avg *= m
-                avg += (np.float32(1.0) - m) * v
+                avg += (avg.dtype.type(1.0) - m) * v
             freq = self.ema_overwrite_frequency
             if freq and (self._iterations + 1) % freq == 0:
                 for avg, v in zip(self._ema, current):
@@ -589,6 +725,43 @@ def _takes_argument(fn) -> bool:
         return True
     return any(p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD, p.VAR_POSITIONAL)
                for p in params)
+
+
+def _numpy_dtype(var):
+    """The NumPy dtype of an optimizer array kept for ``var`` (moving average, gradient sum)."""
+    return np.float64 if str(var.dtype) == "float64" else np.float32
+
+
+def _state_dtype(var):
+    """The dtype of a slot of ``var``: float64 for a float64 variable (Keras makes slots in the
+    variable's dtype), float32 otherwise."""
+    return "float64" if str(var.dtype) == "float64" else "float32"
+
+
+def _describe(var):
+    d = getattr(var, "__dict__", None) or {}
+    name = d.get("path") or d.get("name")
+    return f"{name!r}, shape {tuple(var.shape)}" if name else f"shape {tuple(var.shape)}"
+
+
+def _unscaled(g, inv):
+    """A gradient of a loss scaled by loss_scale_factor, divided back: a float64 one in float64,
+    any other as before in float32."""
+    a = np.asarray(g.numpy() if isinstance(g, Tensor) and str(g.device) != "cpu" else g)
+    if a.dtype == np.float64:
+        return a * inv
+    return _as_float32(np.asarray(a, np.float32) * np.float32(inv))
+
+
+def _float32_tensors(grads):
+    """``grads`` with each float Tensor of another dtype (float64, float16) made a float32 array,
+    or None when there is none."""
+    out, changed = list(grads), False
+    for i, g in enumerate(out):
+        if isinstance(g, Tensor) and str(g.dtype) in ("float64", "float16", "bfloat16"):
+            out[i] = _as_float32(g.numpy() if str(g.device) != "cpu" else np.asarray(g))
+            changed = True
+    return out if changed else None
 
 
 def _as_float32(g):

@@ -1,6 +1,8 @@
 """RMSprop: divide the gradient by a running root mean square of recent gradients."""
 from __future__ import annotations
 
+import numpy as np
+
 from .. import kernels
 from .optimizer import Optimizer, check_hyperparameter
 
@@ -50,6 +52,29 @@ class RMSprop(Optimizer):
                            state.get("average_gradients", ()), rho=self.rho,
                            momentum=self.momentum, epsilon=self.epsilon, centered=self.centered,
                            **self._common_kwargs(lr))
+
+    def _update_wide(self, params, grads, state, lr):
+        rho, n = self.rho, len(params)
+        momentums = state.get("momentums") if self.momentum > 0 else None
+        averages = state.get("average_gradients") if self.centered else None
+        for i in range(n):
+            w, g, v = params[i], grads[i], state["velocities"][i]
+            v *= rho
+            v += (1.0 - rho) * g * g
+            denominator = v
+            if averages is not None:
+                a = averages[i]
+                a *= rho
+                a += (1.0 - rho) * g
+                denominator = v - a * a
+            increment = lr * g / np.sqrt(denominator + self.epsilon)
+            if momentums is not None:
+                m = momentums[i]
+                m *= self.momentum
+                m += increment
+                w -= m
+            else:
+                w -= increment
 
     def get_config(self):
         config = super().get_config()

@@ -38,6 +38,17 @@ class SGD(Optimizer):
         kernels.sgd_update(params, grads, state.get("momentums", ()), momentum=self.momentum,
                        nesterov=self.nesterov, **self._common_kwargs(lr))
 
+    def _update_wide(self, params, grads, state, lr):
+        momentum = self.momentum
+        if momentum == 0:
+            for w, g in zip(params, grads):
+                w -= lr * g
+            return
+        for w, g, m in zip(params, grads, state["momentums"]):
+            m *= momentum
+            m -= lr * g
+            w += momentum * m - lr * g if self.nesterov else m
+
     def get_config(self):
         config = super().get_config()
         config.update(momentum=self.momentum, nesterov=self.nesterov)
