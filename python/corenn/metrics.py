@@ -56,7 +56,12 @@ _EPSILON = 1e-7
 
 
 def _as_pred(y):
-    return y if isinstance(y, kernels.Tensor) else np.asarray(y, dtype=np.float32, order="C")
+    """Predictions (or float targets) as the kernels read them: float32. A float64 Tensor (a
+    float64 model's output) is narrowed: a metric is a report, computed in float32 where it has
+    no float64 form (_LossMean's regression means have one)."""
+    if isinstance(y, kernels.Tensor):
+        return y if y.dtype != "float64" else kernels.Tensor.from_numpy(np.asarray(y, np.float32))
+    return np.asarray(y, dtype=np.float32, order="C")
 
 
 class MetricResult(float):
@@ -484,7 +489,30 @@ class _LossMean(Metric):
     kind = ""
     sign = 1.0
 
+    def _float64_update(self, y_true, y_pred, sample_weight):
+        """A float64 prediction: the loss's float64 ops form (losses.Loss._float64_per_sample), so
+        a small error is not lost to float32 rounding of y_pred - y_true. False where the loss has
+        no float64 form (then the float32 kernel reports it)."""
+        try:
+            loss = _losses.get(self.kind)
+        except (ValueError, TypeError):
+            return False
+        if not isinstance(loss, _losses.Loss) or type(loss)._ops_per_sample is _losses.Loss._ops_per_sample:
+            return False
+        per = np.asarray(loss._float64_per_sample(y_true, y_pred), np.float64).reshape(-1)
+        if sample_weight is not None:
+            w = _row_weights(sample_weight, per.size).astype(np.float64)
+            self.total += self.sign * float(np.sum(per * w))
+            self.count += float(np.sum(w))
+        else:
+            self.total += self.sign * float(np.sum(per))
+            self.count += per.size
+        return True
+
     def update_state(self, y_true, y_pred, sample_weight=None):
+        if isinstance(y_pred, kernels.Tensor) and y_pred.dtype == "float64" and self._float64_update(
+                y_true, y_pred, sample_weight):
+            return
         y_pred = _as_pred(y_pred)
         y_true = _as_pred(y_true)
         n = _rows(y_pred)
