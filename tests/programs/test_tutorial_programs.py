@@ -45,6 +45,10 @@ def test_program(name, tmp_path, monkeypatch, capsys):
     monkeypatch.setitem(_tensor_numpy.NUMPY_BEHAVIOR, "enabled", False)
     # so is keras.config.set_image_data_format (the SSVEPFormer program sets channels_first)
     monkeypatch.setattr(backend, "_IMAGE_DATA_FORMAT", ["channels_last"])
+    # and so are keras.config.set_floatx and the global dtype policy
+    from corenn import mixed_precision
+    monkeypatch.setattr(mixed_precision, "_FLOATX", ["float32"])
+    monkeypatch.setattr(mixed_precision, "_GLOBAL", [None])
     # and so are tf.config's Grappler options and device settings (the Grappler and GPU guides)
     from corenn import config
     monkeypatch.setattr(config.optimizer, "_options", dict(config.optimizer._options))
