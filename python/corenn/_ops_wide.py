@@ -381,8 +381,10 @@ def move(fn, x, wide, args, kwargs, op):
                 np.add.at(g, i.reshape(-1), _np64(dy).reshape(-1))
         return [Tensor.from_numpy(np.array(piece.reshape(tuple(p.shape)), dtype=wide, order="C"))
                 for piece, p in zip(np.split(g, ends[:-1]), parts)]
-    # one input to one output is the gather of the picked entries, which op_gradients.vjp
-    # differentiates again (a nested tape through a reshape or transpose of float64 data)
+    # one input to one output is the gather of the picked entries, several (stack, concatenate,
+    # split) gathers from the inputs' entries in a row, which op_gradients.vjp differentiates
+    # again (a nested tape through a reshape, transpose or stack of float64 data)
     single = len(parts) == 1 and len(ys) == 1
-    autodiff.record_op(rule, parts, ys, ("gather", picks[0]) if single else None)
+    desc = ("gather", picks[0]) if single else ("gather_parts", picks, sizes, [tuple(p.shape) for p in parts])
+    autodiff.record_op(rule, parts, ys, desc)
     return type(out)(ys) if isinstance(out, (list, tuple)) else ys[0]

@@ -323,15 +323,25 @@ class GradientTape:
         if output_gradients is None:
             seeds = [None] * len(targets)
         was_recording, self._recording = self._recording, False
-        recorded, why = self._differentiated_by_another(targets), None
+        # a persistent tape asked, inside its own block, for the gradient of a watched tensor (a
+        # PINN's u_x = tape.gradient(u, x), differentiated by the same tape into u_xx): as
+        # TensorFlow, the gradient's ops are recorded on this tape itself
+        own = was_recording and self.persistent and any(key in self._tracked for key in keys)
+        # (also when an outer tape tracks a seed: the gradient is linear in it, so a seed that
+        # depends on the weights, a layer's dy inside a re-run graph, makes it depend on them)
+        recorded, why = own or self._differentiated_by_another(
+            targets if output_gradients is None else list(targets) + list(seeds)), None
         try:
             if recorded:
+                self._recording = own
                 try:
                     grads, weight_grads = self._backward_recorded(targets, seeds, keys), {}
                 except NotImplementedError as exc:
                     # a layer it cannot differentiate twice: the first-order gradient, marked so that
                     # differentiating it raises this, and an outer tape that never does is fine
                     recorded, why = False, str(exc)
+                finally:
+                    self._recording = False
             if not recorded:
                 grads, weight_grads = self._backward(targets, seeds, set(keys))
         finally:
@@ -354,10 +364,11 @@ class GradientTape:
             result = [kernels.zeros(tuple(s.shape)) if g is None else g for s, g in zip(flat_sources, result)]
         # an integer source has no gradient in TensorFlow (None, whatever unconnected_gradients says)
         result = [None if s.dtype.is_integer else g for s, g in zip(flat_sources, result)]
-        # a float64 / float16 source gets its gradient in its dtype, as TensorFlow (a recorded
-        # gradient through a recorded cast, so the outer tapes still reach it)
-        result = [_in_dtype_of(s, g, recorded) if isinstance(g, kernels.Tensor) and str(s.dtype) in ("float64", "float16")
-                  else g for s, g in zip(flat_sources, result)]
+        # a float source gets its gradient in its dtype, as TensorFlow (a float64 one computed in
+        # float32, a float32 one through float64 layers; a recorded gradient through a recorded
+        # cast, so the outer tapes still reach it)
+        result = [_in_dtype_of(s, g, recorded) if isinstance(g, kernels.Tensor) and g.dtype != s.dtype
+                  and s.dtype.is_floating else g for s, g in zip(flat_sources, result)]
         if not recorded:   # (recorded: the outer tapes hold the ops that made these gradients)
             self._mark_second_order(targets, [g for g in result if g is not None], was_recording, why)
         if not self.persistent:

@@ -197,10 +197,31 @@ def _conv(name, kw, inputs, g):
 
 # -- the table -------------------------------------------------------------------------------------
 
+def _gather_parts(picks, sizes, shapes, dys):
+    """Output k = the row of all inputs' entries at picks[k]: each dy scattered into the row (the
+    sum of the scatters), the row cut back into the inputs."""
+    ops = _ops()
+    total = int(sum(sizes))
+    row = None
+    for idx, dy in zip(picks, dys):
+        if dy is not None:
+            part = ops._scatter_flat(dy, idx, (total,))
+            row = part if row is None else ops.add(row, part)
+    if row is None:
+        return [None] * len(sizes)
+    out, start = [], 0
+    for size, shape in zip(sizes, shapes):
+        out.append(ops.reshape(row[start:start + int(size)], list(shape)))
+        start += int(size)
+    return out
+
+
 def vjp(op, inputs, outputs, dys):
     """The gradients of one recorded op's inputs, computed with recorded ops. ``op`` is the
     descriptor the op recorded; raises NotImplementedError naming it where none is written."""
     name, args = op[0], op[1:]
+    if name == "gather_parts":   # outputs gathered from the inputs' entries laid in a row
+        return _gather_parts(*args, dys)
     dy = dys[0]
     ops = _ops()
     if dy is None:

@@ -2,8 +2,9 @@
 GradientTape() as d:` as the TF DCGAN tutorial writes): every op and layer call is recorded on
 each tape that needs it, as TensorFlow does. A gradient computed while a tape records is
 differentiated by the outer tape when it is a gradient of layer calls w.r.t. watched inputs (WGAN-GP:
-models/second_order.py); any other such gradient raises when the outer tape reaches it (never a silent
-second-order zero)."""
+models/second_order.py), and so is a persistent tape's gradient of a watched input taken inside
+its own block (a PINN's u_x); any other such gradient raises when the outer tape reaches it (never
+a silent second-order zero)."""
 import numpy as np
 import pytest
 
@@ -142,6 +143,63 @@ def test_persistent_tape_gradient_inside_its_own_block_then_differentiated_raise
     assert float(dy) == pytest.approx(3.0)
     with pytest.raises(NotImplementedError, match="second-order"):
         tape.gradient(z, x)
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_persistent_tape_differentiates_its_own_input_gradient(dtype):
+    """A PINN's idiom: u_x = tape.gradient(u, x) inside the persistent tape's block (x watched),
+    u_xx = tape.gradient(u_x, x) after it, as TensorFlow records the first gradient's ops."""
+    tf.random.set_seed(4)
+    dense = tf.keras.layers.Dense(4, activation="tanh", dtype=dtype)
+    head = tf.keras.layers.Dense(1, dtype=dtype)
+    x = tf.constant(np.linspace(-1, 1, 5)[:, None], dtype=dtype)
+    with tf.GradientTape(persistent=True) as tape:
+        tape.watch(x)
+        u = head(dense(x))
+        u_x = tape.gradient(u, x)
+    u_xx = tape.gradient(u_x, x)
+    w1, b1, w2 = (np.asarray(v, np.float64) for v in (dense.kernel, dense.bias, head.kernel))
+    t = np.tanh(np.asarray(x, np.float64) @ w1 + b1)
+    tol = 1e-12 if dtype == "float64" else 1e-5
+    assert str(u_xx.dtype) == dtype
+    np.testing.assert_allclose(np.asarray(u_x), ((1 - t ** 2) * w1) @ w2, rtol=tol, atol=tol)
+    np.testing.assert_allclose(np.asarray(u_xx), (-2 * t * (1 - t ** 2) * w1 ** 2) @ w2, rtol=tol, atol=tol)
+
+
+@pytest.mark.parametrize("first", ["lambda", "activation"])
+def test_second_order_through_a_first_layer_without_weights(first):
+    """d/dW of sum(u_t), u_t taken by an inner tape through a model whose first layer has no
+    weights (a PINN's Lambda scaling layer): the inner gradient's ops are recorded even though
+    the outer tape does not track that layer's output (its gradient is linear in the seed, which
+    depends on W). It was silently None."""
+    tf.random.set_seed(6)
+    scale = tf.keras.layers.Lambda(lambda v: 2.0 * v - 1.0) if first == "lambda" else \
+        tf.keras.layers.Activation("linear")
+    model = tf.keras.Sequential([tf.keras.Input((2,)), scale, tf.keras.layers.Dense(3, activation="tanh"),
+                                 tf.keras.layers.Dense(1)])
+    X = tf.constant(np.random.default_rng(0).uniform(-1, 1, (4, 2)).astype("float32"))
+
+    def loss():
+        with tf.GradientTape() as inner:
+            t = X[:, 0:1]
+            inner.watch(t)
+            u = model(tf.concat([t, X[:, 1:2]], axis=1))
+        return tf.reduce_sum(inner.gradient(u, t))
+    kernel = model.layers[1].kernel
+    with tf.GradientTape() as outer:
+        value = loss()
+    g = outer.gradient(value, kernel)
+    assert g is not None
+    base = np.asarray(kernel).copy()
+    num = np.zeros_like(base, dtype=np.float64)
+    for i in np.ndindex(base.shape):
+        for sign in (1, -1):
+            moved = base.copy()
+            moved[i] += sign * 1e-2
+            kernel.assign(moved)
+            num[i] += sign * float(loss()) / 2e-2
+    kernel.assign(base)
+    np.testing.assert_allclose(np.asarray(g), num, rtol=2e-3, atol=2e-4)
 
 
 # -- gradients w.r.t. inputs and intermediate outputs of a model called under a tape --------------
