@@ -159,3 +159,7 @@ def _layer_norm(self, inputs, training=None):
     if self.center:
         y = ops.add(y, ops.reshape(self.beta, kept))
     return y
+
+
+# the other families' forms, registered the same way
+from . import _float64_conv, _float64_more  # noqa: E402,F401
