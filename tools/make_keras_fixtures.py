@@ -6,7 +6,8 @@ Needs Keras 3 with a CPU backend and h5py, e.g.
     pip install keras h5py
     KERAS_BACKEND=torch python tools/make_keras_fixtures.py [out_dir]
 
-(``KERAS_BACKEND=jax`` with jax/jaxlib works as well.) The files go to
+(``KERAS_BACKEND=jax`` with jax/jaxlib works as well. ``float64_mlp`` needs
+``KERAS_BACKEND=tensorflow``: Keras' torch backend computes parts of a float64 model in float32.) The files go to
 tests/interop/keras_fixtures/ by default. ``--only name,name`` writes only those models.
 
 ``--tf-keras`` writes the TF-Keras 2 files instead (``TFOpLambda`` ops, nested models, compiled
@@ -52,7 +53,7 @@ def randomize(model):
             value = RNG.uniform(0.5, 1.5, shape)
         else:
             value = RNG.normal(0.0, 0.5, shape)
-        w.assign(value.astype("float32"))
+        w.assign(value.astype("float64" if str(w.dtype) == "float64" else "float32"))
 
 
 def mlp():
@@ -366,6 +367,17 @@ def weights_layout(name):
 
 WEIGHTS_LAYOUTS = ("own_variables", "own_variables_subclassed", "backbone_cuts", "backbone_blocks")
 
+def float64_mlp():
+    """Layers of dtype float64 (weights and computation), a float64 Input: values to float64's
+    precision. (Dense only: Keras' torch backend computes LayerNormalization partly in float32.)"""
+    model = keras.Sequential([keras.Input((5,), dtype="float64"),
+                              layers.Dense(8, activation="tanh", dtype="float64"),
+                              layers.Dropout(0.1, dtype="float64"),
+                              layers.Dense(6, activation="sigmoid", dtype="float64"),
+                              layers.Dense(2, dtype="float64")])
+    return model, [RNG.normal(size=(4, 5))]
+
+
 NEW_MODELS = {"ops_model": (ops_model, ("keras",)), "nested": (nested, ("keras", "h5")),
               "attention": (attention, ("keras", "weights")),
               "custom_layers": (custom_layers, ("keras",)),
@@ -374,6 +386,7 @@ NEW_MODELS = {"ops_model": (ops_model, ("keras",)), "nested": (nested, ("keras",
               "applications_layers": (applications_layers, ("keras", "weights")),
               "nested_sequential": (nested_sequential, ("keras", "h5")),
               "quantized": (quantized, ("keras",)),
+              "float64_mlp": (float64_mlp, ("keras", "weights")),
               "quantized_int4_128": ((lambda: quantized_int4(128)), ("keras",)),
               "quantized_int4_b3": ((lambda: quantized_int4(3)), ("keras",)),
               "quantized_int4_pc": ((lambda: quantized_int4(-1)), ("keras",)),
@@ -422,7 +435,8 @@ def main(out_dir, only=None):
             x = RNG.normal(size=(16,) + tuple(model.inputs[0].shape[1:])).astype("float32")
             model.fit(x, RNG.normal(size=(16,) + tuple(model.outputs[0].shape[1:])),
                       epochs=2, batch_size=8, verbose=0)
-        inputs = [x if x.dtype.kind in "iU" else x.astype("float32") for x in inputs]
+        wide = name.startswith("float64")   # float64 inputs and prediction, kept as float64
+        inputs = [x if x.dtype.kind in "iU" or wide else x.astype("float32") for x in inputs]
         fed = inputs
         if any(x.dtype.kind == "U" for x in inputs):   # string tensors: the TensorFlow backend's
             import tensorflow as tf
@@ -437,7 +451,7 @@ def main(out_dir, only=None):
             model.save_weights(base + ".weights.h5")
         if "h5" in kinds:
             model.save(base + ".h5")   # Keras 3 writes the legacy (TF-Keras 2) HDF5 format
-        np.savez(base + ".expected.npz", y=np.asarray(y, "float32"), **outs,
+        np.savez(base + ".expected.npz", y=np.asarray(y, "float64" if wide else "float32"), **outs,
                  **{f"x{i}": x for i, x in enumerate(inputs)}, **(step() if step else {}))
         print(name, [f for f in sorted(os.listdir(out_dir)) if f.startswith(name + ".")])
     print("keras", keras.__version__, "backend", keras.backend.backend())

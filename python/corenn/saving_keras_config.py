@@ -154,7 +154,7 @@ def _accepted_keys(cls):
 
 
 def _dtype_name(value, where):
-    """A Keras dtype or DTypePolicy as a dtype name; float32 only for computing layers."""
+    """A Keras dtype or DTypePolicy as a dtype name (computing layers take float32 or float64)."""
     if isinstance(value, dict):
         value = (value.get("config") or {}).get("name")
     if value is None:
@@ -248,8 +248,8 @@ def _layer_config(spec, where, tf_keras2=False):
         out = dict(config)
         if "dtype" in out:
             dtype = _dtype_name(out["dtype"], where)
-            if dtype not in (None, "float32"):
-                raise _BadConfig(f"{where}: dtype {dtype!r} is not supported (float32 only)")
+            if dtype not in (None, "float32", "float64"):
+                raise _BadConfig(f"{where}: dtype {dtype!r} is not supported (float32 or float64 only)")
             out["dtype"] = dtype
         return {"class_name": spec.get("registered_name") if custom_class_name(spec) else name, "config": out}
     cls = _layer_class(name, where)
@@ -279,8 +279,10 @@ def _layer_config(spec, where, tf_keras2=False):
             dtype = _dtype_name(value, where)
             if name == "InputLayer":
                 out["dtype"] = dtype
+            elif dtype == "float64":
+                out["dtype"] = dtype   # a float64 layer (layers/_float64.py; one without a form raises by name)
             elif dtype not in (None, "float32") and not (name in _INDEX_OUTPUT and dtype in ("int32", "int64")):
-                raise _BadConfig(f"{where}: dtype {dtype!r} is not supported (float32 only)")
+                raise _BadConfig(f"{where}: dtype {dtype!r} is not supported (float32 or float64 only)")
             continue
         if key in ("layer", "backward_layer") and name in _WRAPPERS:
             out[key] = _layer_config(value, f"{where} {key!r}", tf_keras2)

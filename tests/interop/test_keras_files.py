@@ -191,7 +191,7 @@ def dense_config(config, index=1):
      r"Evil"),
     (lambda c: dense_config(c)["config"].update(units=17), r"shapes"),
     (lambda c: c.update(class_name="MyModel", module="my_models"), r"my_models"),
-    (lambda c: dense_config(c)["config"].update(dtype="float64"), r"float64"),
+    (lambda c: dense_config(c)["config"].update(dtype="complex64"), r"complex64"),
 ])
 def test_tampered_config_is_refused_by_name(tmp_path, edit, message):
     path = rewrite_archive(fixture("mlp.keras"), tmp_path / "m.keras", edit_config=edit)
@@ -404,3 +404,22 @@ def test_a_keras_model_saved_by_corenn_loads_the_same(tmp_path, name):
     model = corenn.models.load_model(fixture(f"{name}.keras"))
     model.save(tmp_path / "converted.keras")
     assert_matches_keras(corenn.models.load_model(tmp_path / "converted.keras"), name)
+
+
+def test_float64_keras_model_loads_and_predicts_in_float64():
+    """A Keras 3 model of float64 layers (weights and computation): corenn's float64 layers read
+    it and predict to float64's precision, far below float32's ~1e-7."""
+    model = corenn.models.load_model(fixture("float64_mlp.keras"))
+    assert {str(w.dtype) for w in model.weights} == {"float64"}
+    assert all(layer.dtype_policy.name == "float64" for layer in model.layers)
+    xs, y = expected("float64_mlp")
+    assert y.dtype == np.float64 and xs[0].dtype == np.float64
+    out = predict(model, xs)
+    assert out.dtype == np.float64
+    np.testing.assert_allclose(out, y, rtol=1e-13, atol=1e-15)
+    # the weights file into a hand-built float64 model
+    built = corenn.Sequential([corenn.Input((5,), dtype="float64"), layers.Dense(8, activation="tanh", dtype="float64"),
+                               layers.Dropout(0.1, dtype="float64"), layers.Dense(6, activation="sigmoid", dtype="float64"),
+                               layers.Dense(2, dtype="float64")])
+    built.load_weights(fixture("float64_mlp.weights.h5"))
+    np.testing.assert_allclose(predict(built, xs), y, rtol=1e-13, atol=1e-15)
