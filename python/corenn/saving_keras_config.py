@@ -685,7 +685,8 @@ def _layer_spec(layer, where, spec=None):
         if type(layer).__name__ in ("Sequential", "Model", "Functional") and getattr(layer, "_graph", None) is not None:
             return {"class_name": name, "config": {}, "_model": layer}   # Keras 3 archives nest it (below)
         raise _nested_model(name, where)
-    if name not in corenn_layers.__all__ or getattr(corenn_layers, name, None) is not type(layer):
+    cls = getattr(type(layer), "_float64_of", None) or type(layer)   # a float64 layer is its class's
+    if name not in corenn_layers.__all__ or getattr(corenn_layers, name, None) is not cls:
         if _is_user_layer(layer):   # written to Keras 3 archives (the loading program provides the class)
             return {"class_name": name, "config": layer.get_config(), "_user_class": type(layer)}
         raise _BadConfig(f"{where}: class {type(layer).__module__}.{name} is not one of corenn's "
@@ -725,6 +726,7 @@ def keras2_training_config(compile_config):
 
 _KERAS3_DTYPE = {"module": "keras", "class_name": "DTypePolicy", "config": {"name": "float32"},
                  "registered_name": None}
+_KERAS3_DTYPE64 = {**_KERAS3_DTYPE, "config": {"name": "float64"}}
 
 
 # corenn's MultiHeadAttention calls are one list [query, value(, key)(, attention_mask)] with the
@@ -778,7 +780,9 @@ def _keras3_layer_spec(spec, where):
     if "activation" in config and not isinstance(config["activation"], str):
         raise _BadConfig(f"{where}: activation {str(config['activation'])[:60]!r} is not a Keras activation name")
     quantized = _is_quantized_policy(config.get("dtype"))
-    config["dtype"] = config["dtype"] if quantized else _KERAS3_DTYPE   # a quantized layer keeps its policy
+    # a quantized layer keeps its policy; a float64 one gets Keras' float64 policy
+    config["dtype"] = config["dtype"] if quantized else _KERAS3_DTYPE64 if config.get("dtype") == "float64" \
+        else _KERAS3_DTYPE
     return {"module": "keras.layers", "class_name": _KERAS3_EXPORT_NAMES.get(name, name), "config": config,
             "registered_name": None}
 
