@@ -393,6 +393,19 @@ class SparseCategoricalAccuracy(_Counting):
     def __init__(self, name="sparse_categorical_accuracy", dtype=None):
         super().__init__(name)
 
+    def update_state(self, y_true, y_pred, sample_weight=None):
+        labels = _fractional_labels(y_true)
+        if labels is None:
+            return super().update_state(y_true, y_pred, sample_weight)
+        hits = _fractional_hits(labels, y_pred)
+        if sample_weight is None:
+            self.total += float(hits.sum())
+            self.count += hits.size
+            return
+        w = _row_weights(sample_weight, hits.size).astype(np.float64)
+        self.total += float(hits @ w)
+        self.count += float(w.sum())
+
     def _labels(self, y_true):
         if isinstance(y_true, kernels.Tensor):
             if str(y_true.dtype) in ("int32", "int64"):
@@ -1571,6 +1584,29 @@ def _sparse_labels(y_true):
     return SparseCategoricalAccuracy._labels(None, y_true)
 
 
+def _fractional_labels(y_true):
+    """Float class labels with a fractional part (a resized mask's 1.5), as float64, else None.
+    Keras' sparse accuracy compares the label with the argmax cast to the label's dtype, so such
+    a label never matches (its cross-entropy truncates it instead: losses.prepare_labels)."""
+    if isinstance(y_true, kernels.Tensor) and not y_true.dtype.is_floating:
+        return None
+    y = np.asarray(y_true)
+    if y.dtype.kind != "f":
+        return None
+    y = y.astype(np.float64)
+    return y if np.any(np.isfinite(y) & (y != np.trunc(y))) else None
+
+
+def _fractional_hits(labels, y_pred):
+    """1.0 per row where argmax(y_pred) equals the (float) label, as Keras compares them."""
+    pred = np.asarray(y_pred, np.float32)
+    guess = np.argmax(pred, axis=-1).reshape(-1)
+    if labels.size != guess.size:
+        raise ValueError(f"sparse_categorical_accuracy: {labels.size} labels for {guess.size} predictions "
+                         f"(y_pred of shape {pred.shape})")
+    return (guess.astype(np.float64) == labels.reshape(-1)).astype(np.float64)
+
+
 def accuracy(y_true, y_pred):
     """Elementwise y_true == y_pred as 1.0 / 0.0 (Keras' plain accuracy)."""
     yp = np.asarray(y_pred)
@@ -1597,7 +1633,12 @@ def categorical_accuracy(y_true, y_pred):
 
 
 def sparse_categorical_accuracy(y_true, y_pred):
-    """Per sample: 1.0 where argmax(y_pred) == y_true (integer labels)."""
+    """Per sample: 1.0 where argmax(y_pred) == y_true (integer labels; a fractional float label
+    never matches, as in Keras)."""
+    labels = _fractional_labels(y_true)
+    if labels is not None:
+        return kernels.Tensor.from_numpy(np.asarray(
+            _fractional_hits(labels, y_pred).reshape(_lead_shape(_as_pred(y_pred))), np.float32, order="C"))
     return _per_row_accuracy("sparse_categorical", _sparse_labels(y_true), y_pred)
 
 

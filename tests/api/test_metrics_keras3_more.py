@@ -407,3 +407,19 @@ def test_binary_accuracy_broadcasts_a_scalar_label(rng):
     np.testing.assert_allclose(float(m.result()), float(((pred[:, 0] > 0.5) * w).sum() / w.sum()), rtol=1e-5)
     with pytest.raises(ValueError, match="shape"):
         metrics.BinaryAccuracy().update_state(np.ones(5, np.float32), pred)
+
+
+def test_sparse_categorical_accuracy_counts_a_fractional_label_as_a_miss():
+    """Keras compares the float label with the argmax cast to it (1.5 != 1), while the sparse
+    cross-entropy truncates it; whole float labels count as their class. Values from Keras 3.15."""
+    pred = np.array([[0.1, 0.8, 0.1]] * 3, np.float32)
+    m = keras.metrics.SparseCategoricalAccuracy()
+    m.update_state(np.array([1.5, 1.0, 2.0]), pred)
+    assert float(m.result()) == pytest.approx(1 / 3)
+    m.update_state(np.array([1.5, 1.0]), pred[:2], sample_weight=np.array([1.0, 3.0]))
+    assert float(m.result()) == pytest.approx(4 / 7)
+    per = keras.metrics.sparse_categorical_accuracy(np.array([1.5, 1.0, 1.0]), pred)
+    np.testing.assert_array_equal(np.asarray(per), [0.0, 1.0, 1.0])
+    whole = keras.metrics.SparseCategoricalAccuracy()
+    whole.update_state(np.array([1.0, 2.0, 1.0]), pred)   # the kernel path, unchanged
+    assert float(whole.result()) == pytest.approx(2 / 3)
