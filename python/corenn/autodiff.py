@@ -326,7 +326,8 @@ class GradientTape:
         # a persistent tape asked, inside its own block, for the gradient of a watched tensor (a
         # PINN's u_x = tape.gradient(u, x), differentiated by the same tape into u_xx): as
         # TensorFlow, the gradient's ops are recorded on this tape itself
-        own = was_recording and self.persistent and any(key in self._tracked for key in keys)
+        own = was_recording and self.persistent and any(key in self._tracked for key in keys) \
+            and not isinstance(self, _GraphTape)   # (tf.gradients in a tf.function: first-order, as before)
         # (also when an outer tape tracks a seed: the gradient is linear in it, so a seed that
         # depends on the weights, a layer's dy inside a re-run graph, makes it depend on them)
         recorded, why = own or self._differentiated_by_another(
@@ -395,8 +396,8 @@ class GradientTape:
             dtype = np.float64 if str(s.dtype) == "float64" else np.float32
             stacked = np.stack([np.asarray(r[j], dtype) for r in rows]) if rows else \
                 np.zeros((0,) + tuple(s.shape), dtype)
-            out.append(kernels.Tensor.from_numpy(np.ascontiguousarray(
-                stacked.reshape(tuple(target.shape) + tuple(s.shape)))))
+            out.append(kernels.Tensor.from_numpy(np.asarray(
+                stacked.reshape(tuple(target.shape) + tuple(s.shape)), order="C")))
         return rebuild(out)
 
     def batch_jacobian(self, target, source, unconnected_gradients=None, parallel_iterations=None,
@@ -416,8 +417,8 @@ class GradientTape:
             return None
         b = target.shape[0]
         stacked = np.stack([np.asarray(r[0], np.float32) for r in rows], axis=1)   # (B, prod(inner), src...)
-        return kernels.Tensor.from_numpy(np.ascontiguousarray(
-            stacked.reshape((b,) + inner + tuple(source.shape[1:]))))
+        return kernels.Tensor.from_numpy(np.asarray(
+            stacked.reshape((b,) + inner + tuple(source.shape[1:])), order="C"))
 
     def _rows_of(self, op, target, sources, unconnected_gradients, seeds_at):
         """One ``gradient`` of ``target`` per entry of ``seeds_at`` (an index into the target),
@@ -523,7 +524,8 @@ class GradientTape:
             g = kernels.Tensor.empty(t.shape).fill_(1.0) if seed is None else convert(seed, "seed")
             _accumulate(grads, id(t), g)
         for rec in reversed(self._records):
-            dys = [grads.pop(id(o), None) for o in rec.outputs]
+            # consumed here, but a source's gradient is kept for the result (an intermediate source)
+            dys = [grads.get(id(o)) if id(o) in source_ids else grads.pop(id(o), None) for o in rec.outputs]
             if all(g is None for g in dys):
                 continue
             if rec.n_losses:
