@@ -74,7 +74,7 @@ def _graph_function(func):
 
     def as_tensor(v):   # TensorFlow makes a NumPy argument a tensor of the graph
         if isinstance(v, np.ndarray) and v.dtype.kind == "f":
-            return kernels.Tensor.from_numpy(np.ascontiguousarray(v, dtype=np.float32))
+            return kernels.Tensor.from_numpy(np.asarray(v, dtype=np.float32, order="C"))
         return v
 
     def as_graph(args, kw):

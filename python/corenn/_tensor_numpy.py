@@ -86,7 +86,7 @@ def _arg(name):
             return r
         if np.ndim(r) == 0:
             return np.int64(r)
-        return Tensor.from_numpy(np.ascontiguousarray(r, np.int64))
+        return Tensor.from_numpy(np.asarray(r, np.int64, order="C"))
     method.__name__ = name
     return method
 

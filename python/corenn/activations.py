@@ -139,7 +139,7 @@ class PythonActivation(ActivationFunction):
 
     def _run(self, x):
         y = self.fn(x)
-        return y if isinstance(y, kernels.Tensor) else kernels.Tensor.from_numpy(np.ascontiguousarray(y, np.float32))
+        return y if isinstance(y, kernels.Tensor) else kernels.Tensor.from_numpy(np.asarray(y, np.float32, order="C"))
 
     def forward(self, x, out=None):
         from .autodiff import stop_recording
@@ -168,13 +168,13 @@ class PythonActivation(ActivationFunction):
         g = tape.gradient(y2, x, output_gradients=dy)
         g = np.zeros(tuple(x.shape), np.float32) if g is None else np.asarray(g)
         if out is None:
-            return kernels.Tensor.from_numpy(np.ascontiguousarray(g, np.float32))
+            return kernels.Tensor.from_numpy(np.asarray(g, np.float32, order="C"))
         np.copyto(np.asarray(out), g)
         return out
 
     def __call__(self, x):
         return self._run(x if isinstance(x, kernels.Tensor) else
-                         kernels.Tensor.from_numpy(np.ascontiguousarray(x, np.float32)))
+                         kernels.Tensor.from_numpy(np.asarray(x, np.float32, order="C")))
 
     def get_config(self):
         return self.name

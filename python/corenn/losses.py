@@ -216,14 +216,14 @@ class Loss:
                 w = w.reshape(shape)
             else:   # per-sample weights of a per-step loss: broadcast over the trailing axes
                 w = w.reshape((-1,) + (1,) * (len(shape) - 1))
-            per = ops.multiply(per, kernels.Tensor.from_numpy(np.ascontiguousarray(w)))
+            per = ops.multiply(per, kernels.Tensor.from_numpy(np.asarray(w, order="C")))
         if mask is not None:
             # Keras 3: a call's output mask weighs the values, and sum_over_batch_size averages
             # over the unmasked ones (Circle masks its zero losses)
             m = np.asarray(mask, np.float32)
             if self.reduction == "sum_over_batch_size":
                 m = m * (m.size / (m.sum() + 1e-7))
-            per = ops.multiply(per, kernels.Tensor.from_numpy(np.ascontiguousarray(m, np.float32)))
+            per = ops.multiply(per, kernels.Tensor.from_numpy(np.asarray(m, np.float32, order="C")))
         if self.reduction == "none":
             return per
         total = ops.sum(per)
@@ -236,7 +236,7 @@ class Loss:
             y_true = kernels.Tensor.from_numpy(np.asarray(np.asarray(y_true), np.float64 if wide else np.float32,
                                                           order="C"))
         if not isinstance(y_pred, kernels.Tensor):
-            y_pred = kernels.Tensor.from_numpy(np.ascontiguousarray(y_pred, np.float32))
+            y_pred = kernels.Tensor.from_numpy(np.asarray(y_pred, np.float32, order="C"))
         per = self.call(y_true, y_pred)
         if not isinstance(per, kernels.Tensor):
             per = ops._to_tensor(per)
@@ -444,7 +444,7 @@ class Loss:
         # label smoothing made the kernel's targets y (1 - s) + s / C: the chain rule's 1 - s
         e = e * (1.0 - getattr(self, "label_smoothing", 0.0))
         rows = e.reshape(-1, e.shape[-1]) * np.asarray(row_weights, np.float64).reshape(-1, 1)
-        return kernels.Tensor.from_numpy(np.ascontiguousarray(rows.reshape(e.shape), np.float32))
+        return kernels.Tensor.from_numpy(np.asarray(rows.reshape(e.shape), np.float32, order="C"))
 
     def _per_sample(self, y_true, y_pred, sample_weight, rows, tape, sources, record_pred):
         """reduction=None: w_i loss_i per row, shaped like y_pred without its last axis. The
@@ -456,7 +456,7 @@ class Loss:
                              **self._kernel_kwargs())
         if sample_weight is not None:
             per = per * sample_weight.reshape(lead)
-        value = kernels.Tensor.from_numpy(np.ascontiguousarray(per, np.float32))
+        value = kernels.Tensor.from_numpy(np.asarray(per, np.float32, order="C"))
         if tape is not None:
             def backward(dys):
                 w = np.asarray(dys[0], np.float32).reshape(-1) * np.float32(rows)
@@ -970,7 +970,7 @@ def tversky(y_true, y_pred, alpha=0.5, beta=0.5, axis=None):
 
 def _as_float_tensor(v):
     return v if isinstance(v, kernels.Tensor) and v.dtype == "float32" else \
-        kernels.Tensor.from_numpy(np.ascontiguousarray(np.asarray(v), np.float32))
+        kernels.Tensor.from_numpy(np.asarray(np.asarray(v), np.float32, order="C"))
 
 def _int_labels(y_true, name):
     y = np.asarray(y_true)
@@ -1002,7 +1002,7 @@ def circle(y_true, y_pred, ref_labels=None, ref_embeddings=None, remove_diagonal
     negative = ~positive
     if remove_diagonal:
         positive = positive & ~np.eye(positive.shape[0], positive.shape[1], dtype=bool)
-    pos, neg = (kernels.Tensor.from_numpy(np.ascontiguousarray(m, np.float32)) for m in (positive, negative))
+    pos, neg = (kernels.Tensor.from_numpy(np.asarray(m, np.float32, order="C")) for m in (positive, negative))
     dist = ops.maximum(ops.subtract(1.0, ops.matmul(y_pred, ops.transpose(ref))), 0.0)
     pos_w = ops.maximum(ops.multiply(ops.add(dist, margin), pos), 0.0)
     neg_w = ops.maximum(ops.multiply(ops.subtract(1.0 + margin, dist), neg), 0.0)
@@ -1052,7 +1052,7 @@ def categorical_generalized_cross_entropy(y_true, y_pred, q):
     if labels.size and (labels.min() < 0 or labels.max() >= classes):
         raise ValueError(f"categorical_generalized_cross_entropy: labels must be in [0, {classes}), got "
                          f"{labels.min()}..{labels.max()}")
-    one_hot = kernels.Tensor.from_numpy(np.ascontiguousarray(np.eye(classes, dtype=np.float32)[labels]))
+    one_hot = kernels.Tensor.from_numpy(np.asarray(np.eye(classes, dtype=np.float32)[labels], order="C"))
     p = ops.sum(ops.multiply(y_pred, one_hot), axis=-1)
     return ops.divide(ops.subtract(1.0, ops.power(p, float(q))), float(q))
 

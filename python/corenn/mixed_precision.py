@@ -277,8 +277,8 @@ class LossScaleOptimizer:
         from . import kernels
         a = np.asarray(g)
         if a.dtype == np.float64:   # a float64 variable's gradient stays float64 (its optimizer steps in float64)
-            return kernels.Tensor.from_numpy(np.ascontiguousarray(a / self._scale))
-        return kernels.Tensor.from_numpy(np.ascontiguousarray(np.asarray(g, np.float32) / np.float32(self._scale)))
+            return kernels.Tensor.from_numpy(np.asarray(a / self._scale, order="C"))
+        return kernels.Tensor.from_numpy(np.asarray(np.asarray(g, np.float32) / np.float32(self._scale), order="C"))
 
     # -- steps -------------------------------------------------------------------------------------
 

@@ -112,7 +112,7 @@ class OrthogonalRegularizer(Regularizer):
     def __call__(self, x):
         from . import ops
         if not isinstance(x, kernels.Tensor):
-            x = kernels.Tensor.from_numpy(np.ascontiguousarray(x, np.float32))
+            x = kernels.Tensor.from_numpy(np.asarray(x, np.float32, order="C"))
         if x.ndim != 2:
             raise ValueError(f"OrthogonalRegularizer: inputs must be 2-D (a Dense kernel), got shape "
                              f"{tuple(x.shape)}")
@@ -148,7 +148,7 @@ def _custom_penalty(reg, w, grad):
     """A user regularizer's penalty of ``w`` (float), its gradient added into ``grad`` when given:
     the call differentiated on a private tape."""
     from .autodiff import GradientTape, stop_recording
-    x = w if isinstance(w, kernels.Tensor) else kernels.Tensor.from_numpy(np.ascontiguousarray(w, np.float32))
+    x = w if isinstance(w, kernels.Tensor) else kernels.Tensor.from_numpy(np.asarray(w, np.float32, order="C"))
     if grad is None:
         with stop_recording():   # the value only: nothing to record on an enclosing tape
             return float(np.asarray(_as_scalar_tensor(reg(x), type(reg).__name__)))

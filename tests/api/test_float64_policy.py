@@ -116,3 +116,16 @@ def test_clear_session_restarts_default_names():
     assert layers.Dense(1).name == "dense_1"
     keras.backend.clear_session()
     assert layers.Dense(1).name == "dense"
+
+
+def test_zero_d_values_stay_zero_d():
+    """Results built from 0-d values keep shape () (np.ascontiguousarray made them (1,)): the
+    unscaled gradient of a scalar variable, a Python activation of a scalar."""
+    v = tf.Variable(2.0)
+    opt = keras.mixed_precision.LossScaleOptimizer(keras.optimizers.SGD(0.1))
+    with tf.GradientTape() as t:
+        loss = opt.scale_loss(v * v)
+    unscaled = opt.get_unscaled_gradients(t.gradient(loss, [v]))[0]
+    assert tuple(unscaled.shape) == () and float(unscaled) == pytest.approx(4.0)
+    y = keras.activations.get(lambda x: x * 2.0)(np.float32(3.0))
+    assert np.shape(y) == () and float(np.asarray(y)) == 6.0

@@ -915,7 +915,7 @@ class Attention(Layer):
         if any(size not in (1, n) for size in sizes):
             shapes = ", ".join(str(tuple(t.shape)) for t in xs)
             raise ValueError(f"Attention '{self.name}': the inputs' batch sizes must be equal or 1, got {shapes}")
-        return [kernels.Tensor.from_numpy(np.ascontiguousarray(np.broadcast_to(np.asarray(t), (n,) + tuple(t.shape[1:]))))
+        return [kernels.Tensor.from_numpy(np.asarray(np.broadcast_to(np.asarray(t), (n,) + tuple(t.shape[1:])), order="C"))
                 if b else t for t, b in zip(xs, self._broadcast)]
 
     def backward(self, dy):

@@ -66,7 +66,7 @@ class _Merge(Layer):
     def output_mask_value(self):
         masks = self.__dict__.get("_call_mask")
         masks = list(masks) if isinstance(masks, (list, tuple)) else [masks]
-        return kernels.Tensor.from_numpy(np.ascontiguousarray(self._merge_masks(masks), np.float32))
+        return kernels.Tensor.from_numpy(np.asarray(self._merge_masks(masks), np.float32, order="C"))
 
     _min_inputs = 1
     _max_inputs = None

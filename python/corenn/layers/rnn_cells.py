@@ -822,7 +822,7 @@ class RNN(Layer):
             m = np.asarray(mask, np.float32)
             if self.go_backwards and not self._output_in_input_order:   # outputs in processing order
                 m = m[:, ::-1]
-            self._zero_out = kernels.Tensor.from_numpy(np.ascontiguousarray(m[:, :, None]))
+            self._zero_out = kernels.Tensor.from_numpy(np.asarray(m[:, :, None], order="C"))
             y = out[0] if isinstance(out, list) else out
             kernels.binary_forward("multiply", y, self._zero_out, out=y)
         return out
@@ -976,8 +976,8 @@ class RNN(Layer):
                     raise ValueError(f"{type(self).__name__} '{self.name}': {type(cell).__name__}.call returned "
                                      f"{len(new)} state(s), its state_size lists {len(sizes)}")
                 if m is not None:  # masked samples keep their states and repeat their output
-                    keep_t = kernels.Tensor.from_numpy(np.ascontiguousarray(m[:, step:step + 1]))
-                    skip_t = kernels.Tensor.from_numpy(np.ascontiguousarray(1.0 - m[:, step:step + 1]))
+                    keep_t = kernels.Tensor.from_numpy(np.asarray(m[:, step:step + 1], order="C"))
+                    skip_t = kernels.Tensor.from_numpy(np.asarray(1.0 - m[:, step:step + 1], order="C"))
                     new = [s_new * keep_t + s_old * skip_t for s_new, s_old in zip(new, states)]
                     if prev_out is None:
                         prev_out = kernels.zeros(tuple(out.shape))
@@ -1048,8 +1048,8 @@ class RNN(Layer):
                 if m is not None:   # masked samples keep their states and repeat their outputs
                     def blend(a, b):
                         keep = m[:, step].reshape((n,) + (1,) * (len(a.shape) - 1))
-                        return a * kernels.Tensor.from_numpy(np.ascontiguousarray(keep)) + \
-                            b * kernels.Tensor.from_numpy(np.ascontiguousarray(1.0 - keep))
+                        return a * kernels.Tensor.from_numpy(np.asarray(keep, order="C")) + \
+                            b * kernels.Tensor.from_numpy(np.asarray(1.0 - keep, order="C"))
                     new = [blend(a, b) for a, b in zip(new, states)]
                     prev = prev or [kernels.zeros(tuple(o.shape)) for o in outs]
                     outs = [blend(a, b) for a, b in zip(outs, prev)]

@@ -870,7 +870,7 @@ def _user_step(model, name, data):
 
     def tensors(v):
         if isinstance(v, np.ndarray) and v.dtype.kind == "f":
-            return kernels.Tensor.from_numpy(np.ascontiguousarray(v, dtype=np.float32))
+            return kernels.Tensor.from_numpy(np.asarray(v, dtype=np.float32, order="C"))
         if isinstance(v, (list, tuple)):
             return type(v)(tensors(u) for u in v)
         if isinstance(v, dict):
