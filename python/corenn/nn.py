@@ -158,7 +158,7 @@ def _tf_ints(op, arg, value, n, data_format=None):
 
 def _tf_input(op, input, rank, data_format):  # noqa: A002
     x = ops._to_tensor(input)
-    if x.dtype != "float32":
+    if x.dtype != "float32" and x.dtype != "float64":   # float64 stays: the ops compute in float64 on it
         x = ops.cast(x, "float32")
     if x.ndim != rank:
         raise ValueError(f"tf.nn.{op}: input must have rank {rank} (batch, spatial..., channels), got shape "
@@ -207,7 +207,7 @@ def _pad_spatial(x, pads, value=0.0):
 
 def _filters(op, filters, rank):
     w = ops._to_tensor(filters)
-    if w.dtype != "float32":
+    if w.dtype != "float32" and w.dtype != "float64":
         w = ops.cast(w, "float32")
     if w.ndim != rank:
         raise ValueError(f"tf.nn.{op}: filters must have rank {rank}, got shape {tuple(w.shape)}")

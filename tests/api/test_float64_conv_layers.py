@@ -363,3 +363,45 @@ def test_float64_cnn_trains_with_fit(floatx64):
     assert {str(w.dtype) for w in model.weights} == {"float64"}
     out = model.predict(x[:4], verbose=0)
     assert out.dtype == np.float64
+
+
+# -- the ops and tf.nn on float64 tensors ------------------------------------------------------------
+
+def test_ops_conv_mixed_operands_promote_and_gradients_keep_each_dtype():
+    rng = np.random.default_rng(6)
+    x = tf.constant(rng.standard_normal((2, 5, 5, 4)).astype(np.float32))
+    w = tf.Variable(rng.standard_normal((3, 3, 2, 4)), dtype=tf.float64)   # groups=2
+    with tf.GradientTape() as tape:
+        tape.watch(x)
+        y = ops.conv(x, w, strides=2, padding="same", data_format="channels_last")
+        total = tf.reduce_sum(y ** 2)
+    gx, gw = tape.gradient(total, [x, w])
+    assert str(y.dtype) == "float64" and str(gx.dtype) == "float32" and str(gw.dtype) == "float64"
+    want = ref.conv2d_grouped(_np(x), _np(w), None, (2, 2), "same", (1, 1), 2)
+    np.testing.assert_allclose(_np(y), want, rtol=1e-12, atol=1e-13)
+    dx, dw, _ = ref.conv2d_grouped_grads(_np(x), _np(w), 2 * want, (2, 2), "same", (1, 1), 2)
+    np.testing.assert_allclose(_np(gw), dw, rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(_np(gx), dx, rtol=1e-5, atol=1e-5)   # handed back in float32
+
+
+def test_tf_nn_convolutions_and_pooling_keep_float64():
+    rng = np.random.default_rng(7)
+    xv, wv = rng.standard_normal((1, 5, 6, 2)), rng.standard_normal((3, 3, 2, 3))
+    x, w = tf.constant(xv, dtype=tf.float64), tf.constant(wv, dtype=tf.float64)
+    pads = [[0, 0], [1, 0], [2, 1], [0, 0]]
+    y = tf.nn.conv2d(x, w, 1, pads)
+    assert str(y.dtype) == "float64"
+    np.testing.assert_allclose(_np(y), ref.conv2d_forward(np.pad(xv, pads), wv), rtol=1e-12, atol=1e-13)
+    m = tf.nn.max_pool2d(x, 2, 2, "SAME")
+    assert str(m.dtype) == "float64"
+    np.testing.assert_allclose(_np(m), ref.max_pool2d(xv, (2, 2), (2, 2), "same")[0], rtol=0, atol=0)
+    wt = rng.standard_normal((3, 3, 4, 2))
+    with tf.GradientTape() as tape:
+        tape.watch(x)
+        t = tf.nn.conv2d_transpose(x, tf.constant(wt, dtype=tf.float64), [1, 10, 12, 4], 2, "SAME")
+        total = tf.reduce_sum(t * t)
+    assert str(t.dtype) == "float64"
+    want = ref.conv2d_transpose(xv, wt, None, (2, 2), "same", None)
+    np.testing.assert_allclose(_np(t), want, rtol=1e-12, atol=1e-13)
+    dx = ref.conv2d_transpose_grads(xv, wt, 2 * want, (2, 2), "same", None)[0]
+    np.testing.assert_allclose(_np(tape.gradient(total, x)), dx, rtol=1e-12, atol=1e-12)
