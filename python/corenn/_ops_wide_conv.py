@@ -28,7 +28,7 @@ Average pooling records ("avg_pool2d", ...) and its input gradient ("avg_pool2d_
 pooling ("gather", argmax): both differentiable again too.
 
 ``kw`` is the float32 ops' dict (strides, padding, dilation_rate, groups) or, for a transposed
-conv, explicit ``pads=(pad_top, pad_left)`` and ``out_hw``, the size of the conv's output.
+conv, explicit ``pads`` (before, per axis) and ``out_sp``, the size of the conv's output.
 """
 from __future__ import annotations
 
@@ -50,113 +50,129 @@ def _np64(x):
     return np.asarray(x, dtype=np.float64)
 
 
-def _pair(v):
-    return (int(v), int(v)) if np.ndim(v) == 0 else tuple(int(u) for u in v)
+def _tuple(v, n):
+    return (int(v),) * n if np.ndim(v) == 0 else tuple(int(u) for u in v)
 
 
-def _geometry(kw, x_shape, w_shape, out_hw=None):
-    """(sh, sw), (pt, pl), (dh, dw), groups, (OH, OW) of the conv of NHWC x_shape with an HWIO
-    kernel of w_shape; ``out_hw``: the output size when it is known (a gradient's dy)."""
-    strides, dil = _pair(kw.get("strides", 1)), _pair(kw.get("dilation_rate", 1))
+def _geometry(kw, x_shape, w_shape, out_sp=None):
+    """strides, pads before, dilations, groups and the output's spatial size of the conv of
+    channels-last x_shape (N, *S, C) with a (*K, C / groups, F) kernel; ``out_sp``: the output
+    size when it is known (a gradient's dy)."""
+    nsp = len(x_shape) - 2
+    strides, dil = _tuple(kw.get("strides", 1), nsp), _tuple(kw.get("dilation_rate", 1), nsp)
     groups = int(kw.get("groups", 1) or 1)
-    if out_hw is None:
-        out_hw = kw.get("out_hw")
+    if out_sp is None:
+        out_sp = kw.get("out_sp")
     if "pads" in kw:
-        if out_hw is None:
+        if out_sp is None:
             raise ValueError("conv: a conv of explicit pads needs its output size")
         pads = tuple(int(p) for p in kw["pads"])
     else:
-        out, pads = kernels.conv2d_output_shape(tuple(x_shape), tuple(w_shape[:2]), w_shape[3], strides,
-                                                kw.get("padding", "valid"), dil, op="conv")
-        if out_hw is None:
-            out_hw = out[1:3]
-    return strides, pads, dil, groups, tuple(int(v) for v in out_hw)
+        axes = [kernels.conv_output_length(int(x_shape[1 + a]), int(w_shape[a]), strides[a],
+                                           kw.get("padding", "valid"), dil[a], op="conv") for a in range(nsp)]
+        pads = tuple(int(p) for _, p in axes)
+        if out_sp is None:
+            out_sp = tuple(o for o, _ in axes)
+    return strides, pads, dil, groups, tuple(int(v) for v in out_sp)
 
 
 def _extent(o, k, s, d):
     return (o - 1) * s + (k - 1) * d + 1 if o > 0 else 0
 
 
-def _padded(a, pt, pl, hn, wn, fill=0.0):
-    """(N, hn, wn, C): row r, column q of it is a's row r - pt, column q - pl, ``fill`` outside
-    (negative pads crop)."""
-    n, h, w, c = a.shape
-    out = np.full((n, hn, wn, c), fill, dtype=np.float64)
-    r0, r1 = max(pt, 0), min(pt + h, hn)
-    q0, q1 = max(pl, 0), min(pl + w, wn)
-    if r1 > r0 and q1 > q0:
-        out[:, r0:r1, q0:q1] = a[:, r0 - pt:r1 - pt, q0 - pl:q1 - pl]
+def _extents(out_sp, k, s, d):
+    return tuple(max(_extent(o, kk, ss, dd), 1) for o, kk, ss, dd in zip(out_sp, k, s, d))
+
+
+def _padded(a, pads, sizes, fill=0.0):
+    """(N, *sizes, C): cell i of it is a's cell i - pads, ``fill`` outside (negative pads crop)."""
+    out = np.full((a.shape[0],) + tuple(sizes) + (a.shape[-1],), fill, dtype=np.float64)
+    dst, src = [slice(None)], [slice(None)]
+    for p, size, new in zip(pads, a.shape[1:-1], sizes):
+        lo, hi = max(p, 0), min(p + size, new)
+        if hi <= lo:
+            return out
+        dst.append(slice(lo, hi))
+        src.append(slice(lo - p, hi - p))
+    out[tuple(dst)] = a[tuple(src)]
     return out
 
 
-def _unpadded(a, pt, pl, h, w):
-    """The inverse read of _padded: (N, h, w, C) whose cell (r, q) is a's (r + pt, q + pl), 0 outside."""
-    n, hn, wn, c = a.shape
-    out = np.zeros((n, h, w, c), dtype=np.float64)
-    r0, r1 = max(-pt, 0), min(hn - pt, h)
-    q0, q1 = max(-pl, 0), min(wn - pl, w)
-    if r1 > r0 and q1 > q0:
-        out[:, r0:r1, q0:q1] = a[:, r0 + pt:r1 + pt, q0 + pl:q1 + pl]
+def _unpadded(a, pads, sizes):
+    """The inverse read of _padded: (N, *sizes, C) whose cell i is a's i + pads, 0 outside."""
+    out = np.zeros((a.shape[0],) + tuple(sizes) + (a.shape[-1],), dtype=np.float64)
+    dst, src = [slice(None)], [slice(None)]
+    for p, have, size in zip(pads, a.shape[1:-1], sizes):
+        lo, hi = max(-p, 0), min(have - p, size)
+        if hi <= lo:
+            return out
+        dst.append(slice(lo, hi))
+        src.append(slice(lo + p, hi + p))
+    out[tuple(dst)] = a[tuple(src)]
     return out
 
 
-def _windows(xp, oh, ow, kh, kw_, s, d):
-    """(N, OH, OW, KH, KW, C) read-only view of the windows of padded xp."""
-    n, _, _, c = xp.shape
-    bn, bh, bw, bc = xp.strides
+def _windows(xp, out_sp, k, s, d):
+    """(N, *out, *K, C) read-only view of the windows of padded xp."""
+    sp = xp.strides[1:-1]
     return np.lib.stride_tricks.as_strided(
-        xp, (n, oh, ow, kh, kw_, c), (bn, bh * s[0], bw * s[1], bh * d[0], bw * d[1], bc), writeable=False)
+        xp, (xp.shape[0],) + tuple(out_sp) + tuple(k) + (xp.shape[-1],),
+        (xp.strides[0],) + tuple(b * ss for b, ss in zip(sp, s)) + tuple(b * dd for b, dd in zip(sp, d))
+        + (xp.strides[-1],), writeable=False)
 
 
-def _patches(x, w_shape, strides, pads, dil, out_hw):
-    kh, kw_ = w_shape[:2]
-    oh, ow = out_hw
-    hn = max(_extent(oh, kh, strides[0], dil[0]), 1)
-    wn = max(_extent(ow, kw_, strides[1], dil[1]), 1)
-    return _windows(_padded(x, pads[0], pads[1], hn, wn), oh, ow, kh, kw_, strides, dil)
+def _patches(x, k, strides, pads, dil, out_sp):
+    return _windows(_padded(x, pads, _extents(out_sp, k, strides, dil)), out_sp, k, strides, dil)
+
+
+def _letters(nsp):
+    """einsum letters: the output's spatial axes, the kernel's."""
+    return "xyz"[:nsp], "klm"[:nsp]
 
 
 def _conv_np(X, W, kw):
-    strides, pads, dil, g, out_hw = _geometry(kw, X.shape, W.shape)
-    P = _patches(X, W.shape, strides, pads, dil, out_hw)
-    kh, kw_, cg, f = W.shape
-    n, oh, ow = P.shape[:3]
+    strides, pads, dil, g, out_sp = _geometry(kw, X.shape, W.shape)
+    nsp = len(out_sp)
+    k, cg, f = W.shape[:nsp], W.shape[-2], W.shape[-1]
+    P = _patches(X, k, strides, pads, dil, out_sp)
     if g == 1:
-        return np.tensordot(P, W, axes=([3, 4, 5], [0, 1, 2]))
-    P = P.reshape(n, oh, ow, kh, kw_, g, cg)
-    y = np.einsum("nhwabgc,abcgf->nhwgf", P, W.reshape(kh, kw_, cg, g, f // g), optimize=True)
-    return y.reshape(n, oh, ow, f)
+        return np.tensordot(P, W, axes=(list(range(1 + nsp, 2 + 2 * nsp)), list(range(nsp + 1))))
+    o, q = _letters(nsp)
+    P = P.reshape(P.shape[:-1] + (g, cg))
+    y = np.einsum(f"n{o}{q}gc,{q}cgf->n{o}gf", P, W.reshape(k + (cg, g, f // g)), optimize=True)
+    return y.reshape(y.shape[:-2] + (f,))
 
 
 def _data_np(DY, W, x_shape, kw):
-    strides, pads, dil, g, out_hw = _geometry(kw, x_shape, W.shape, DY.shape[1:3])
-    kh, kw_, cg, f = W.shape
-    n, oh, ow, _ = DY.shape
+    nsp = DY.ndim - 2
+    strides, pads, dil, g, out_sp = _geometry(kw, x_shape, W.shape, DY.shape[1:-1])
+    k, cg, f = W.shape[:nsp], W.shape[-2], W.shape[-1]
     if g == 1:
-        dp = np.tensordot(DY, W, axes=([3], [3]))   # (n, oh, ow, kh, kw, c)
+        dp = np.tensordot(DY, W, axes=([nsp + 1], [nsp + 1]))   # (n, *out, *k, c)
     else:
-        dp = np.einsum("nhwgf,abcgf->nhwabgc", DY.reshape(n, oh, ow, g, f // g),
-                       W.reshape(kh, kw_, cg, g, f // g), optimize=True).reshape(n, oh, ow, kh, kw_, g * cg)
-    hn = max(_extent(oh, kh, strides[0], dil[0]), 1)
-    wn = max(_extent(ow, kw_, strides[1], dil[1]), 1)
-    dxp = np.zeros((n, hn, wn, dp.shape[-1]), np.float64)
-    for a in range(kh):
-        for b in range(kw_):
-            r, q = a * dil[0], b * dil[1]
-            dxp[:, r:r + (oh - 1) * strides[0] + 1:strides[0], q:q + (ow - 1) * strides[1] + 1:strides[1]] += dp[:, :, :, a, b]
-    return _unpadded(dxp, pads[0], pads[1], x_shape[1], x_shape[2])
+        o, q = _letters(nsp)
+        dp = np.einsum(f"n{o}gf,{q}cgf->n{o}{q}gc", DY.reshape(DY.shape[:-1] + (g, f // g)),
+                       W.reshape(k + (cg, g, f // g)), optimize=True)
+        dp = dp.reshape(dp.shape[:-2] + (g * cg,))
+    dxp = np.zeros((DY.shape[0],) + _extents(out_sp, k, strides, dil) + (dp.shape[-1],), np.float64)
+    for tap in np.ndindex(*k):   # each tap's patch gradients, added back at its strided cells
+        dst = (slice(None),) + tuple(slice(t * d, t * d + (o - 1) * s + 1, s)
+                                     for t, d, o, s in zip(tap, dil, out_sp, strides))
+        dxp[dst] += dp[(slice(None),) * (1 + nsp) + tap]
+    return _unpadded(dxp, pads, x_shape[1:-1])
 
 
 def _weights_np(X, DY, w_shape, kw):
-    strides, pads, dil, g, out_hw = _geometry(kw, X.shape, w_shape, DY.shape[1:3])
-    P = _patches(X, w_shape, strides, pads, dil, out_hw)
-    kh, kw_, cg, f = w_shape
-    n, oh, ow = P.shape[:3]
+    nsp = X.ndim - 2
+    strides, pads, dil, g, out_sp = _geometry(kw, X.shape, w_shape, DY.shape[1:-1])
+    k, cg, f = tuple(w_shape[:nsp]), w_shape[-2], w_shape[-1]
+    P = _patches(X, k, strides, pads, dil, out_sp)
     if g == 1:
-        return np.tensordot(P, DY, axes=([0, 1, 2], [0, 1, 2]))
-    dw = np.einsum("nhwabgc,nhwgf->abcgf", P.reshape(n, oh, ow, kh, kw_, g, cg),
-                   DY.reshape(n, oh, ow, g, f // g), optimize=True)
-    return dw.reshape(kh, kw_, cg, f)
+        return np.tensordot(P, DY, axes=(list(range(nsp + 1)), list(range(nsp + 1))))
+    o, q = _letters(nsp)
+    dw = np.einsum(f"n{o}{q}gc,n{o}gf->{q}cgf", P.reshape(P.shape[:-1] + (g, cg)),
+                   DY.reshape(DY.shape[:-1] + (g, f // g)), optimize=True)
+    return dw.reshape(k + (cg, f))
 
 
 def _tape_needs(tape, t):
@@ -304,90 +320,88 @@ def conv_transpose(inputs, kernel, strides=1, padding="valid", output_padding=No
     op_ = output_padding
     if one_d and op_ is not None:
         op_ = (0, op_[0] if isinstance(op_, (list, tuple)) else int(op_))
-    s, d = _pair(_arg(strides, one_d)), _pair(_arg(dilation_rate, one_d))
+    s, d = _tuple(_arg(strides, one_d), 2), _tuple(_arg(dilation_rate, one_d), 2)
     shape, pads = kernels.conv2d_transpose_output_shape(tuple(x.shape), tuple(w.shape[:2]), w.shape[2], s,
                                                         padding, op_, d, op="conv_transpose")
     # explicit pads and the conv's output size (x's): the geometry of the conv it transposes
-    kw = dict(strides=s, pads=tuple(int(p) for p in pads), dilation_rate=d, out_hw=tuple(int(v) for v in x.shape[1:3]))
+    kw = dict(strides=s, pads=tuple(int(p) for p in pads), dilation_rate=d, out_sp=tuple(int(v) for v in x.shape[1:3]))
     return undo(conv2d_data_gradient(x, w, tuple(shape), kw))
 
 
 # -- pooling --------------------------------------------------------------------------------------
 
 def _pool_geometry(op, x_shape, size, stride, padding):
-    (kh, kw_), (sh, sw) = _pair(size), _pair(stride)
+    nsp = len(x_shape) - 2
+    k, s = _tuple(size, nsp), _tuple(stride, nsp)
     if padding not in ("valid", "same"):
         raise ValueError(f"ops.{op}: padding must be 'valid' or 'same', got {padding!r}")
-    (_, oh, ow, _), (pt, pl) = kernels.conv2d_output_shape(tuple(x_shape), (kh, kw_), x_shape[3], (sh, sw),
-                                                           padding, 1, op=op)
-    return (kh, kw_), (sh, sw), (pt, pl), (oh, ow)
+    axes = [kernels.conv_output_length(int(x_shape[1 + a]), k[a], s[a], padding, 1, op=op) for a in range(nsp)]
+    return k, s, tuple(p for _, p in axes), tuple(o for o, _ in axes)
 
 
-def _valid_window_mask(x_shape, k, s, pads, out_hw):
-    """(OH, OW, KH, KW) bool: the window cells inside x (not padding)."""
-    def axis(size, kk, ss, p, o):
-        pos = np.arange(o)[:, None] * ss + np.arange(kk)[None, :] - p
-        return (pos >= 0) & (pos < size)
-    rows = axis(x_shape[1], k[0], s[0], pads[0], out_hw[0])
-    cols = axis(x_shape[2], k[1], s[1], pads[1], out_hw[1])
-    return rows[:, None, :, None] & cols[None, :, None, :]
+def _window_counts(x_shape, k, s, pads, out_sp):
+    """(*out): how many of each window's cells are inside x (not padding)."""
+    count = np.ones((), np.float64)
+    for size, kk, ss, p, o in zip(x_shape[1:-1], k, s, pads, out_sp):
+        start = np.arange(o) * ss - p
+        inside = np.minimum(start + kk, size) - np.maximum(start, 0)
+        count = np.multiply.outer(count, inside.astype(np.float64))
+    return count
 
 
-def _max_pool2d(x, size, stride, padding):
+def _max_pool(x, size, stride, padding):
     X = _np64(x)
-    n, h, w, c = X.shape
-    k, s, pads, out_hw = _pool_geometry("max_pool", X.shape, size, stride, padding)
-    oh, ow = out_hw
-    hn, wn = max(_extent(oh, k[0], s[0], 1), 1), max(_extent(ow, k[1], s[1], 1), 1)
+    nsp = X.ndim - 2
+    k, s, pads, out_sp = _pool_geometry("max_pool", X.shape, size, stride, padding)
+    ones = (1,) * nsp
+    ext = _extents(out_sp, k, s, ones)
     # each cell's flat index in x, -1 in the padding, read through the same windows as the values
-    idx = np.arange(X.size, dtype=np.int64).reshape(X.shape)
-    idx_w = _windows(_padded(idx.astype(np.float64), pads[0], pads[1], hn, wn, -1.0), oh, ow, k[0], k[1], s, (1, 1))
-    val_w = _windows(_padded(X, pads[0], pads[1], hn, wn, -np.inf), oh, ow, k[0], k[1], s, (1, 1))
-    valid = idx_w >= 0
-    vals = val_w.reshape(n, oh, ow, k[0] * k[1], c)
-    ok = valid.reshape(n, oh, ow, k[0] * k[1], c)
+    idx = np.arange(X.size, dtype=np.int64).reshape(X.shape).astype(np.float64)
+    idx_w = _windows(_padded(idx, pads, ext, -1.0), out_sp, k, s, ones)
+    val_w = _windows(_padded(X, pads, ext, -np.inf), out_sp, k, s, ones)
+    cells = (X.shape[0],) + out_sp + (int(np.prod(k)), X.shape[-1])
+    vals, where = val_w.reshape(cells), idx_w.reshape(cells)
+    ok = where >= 0
+    axis = nsp + 1
     # the first NaN, else the first maximum, among the real cells (csrc/cpu/pool2d.cpp's rule)
     nan = np.isnan(vals) & ok
     best = np.where(ok, vals, -np.inf)
-    first_max = np.argmax(np.where(ok & (best == np.max(best, axis=3, keepdims=True)), 1, 0), axis=3)
-    pick = np.where(np.any(nan, axis=3), np.argmax(nan, axis=3), first_max)
-    arg = np.take_along_axis(idx_w.reshape(n, oh, ow, k[0] * k[1], c), pick[:, :, :, None, :], axis=3)[:, :, :, 0, :]
-    arg = arg.astype(np.int64)
+    top = ok & (best == np.max(best, axis=axis, keepdims=True))
+    pick = np.where(np.any(nan, axis=axis), np.argmax(nan, axis=axis), np.argmax(top, axis=axis))
+    arg = np.take_along_axis(where, np.expand_dims(pick, axis), axis=axis).squeeze(axis).astype(np.int64)
     y = _t64(X.reshape(-1)[arg])
 
     def rule(dys):
         g = np.bincount(arg.reshape(-1), weights=_np64(dys[0]).reshape(-1), minlength=X.size)
         return [_t64(g.reshape(X.shape))]
-    autodiff.record_op(rule, [x], [y], ("gather", arg))
+    autodiff.record_op(rule, [x], [y], ("gather", arg))   # y = x.flat[arg]: vjp scatters, and again
     return y
 
 
-def _avg_np(X, k, s, pads, out_hw):
-    n, h, w, c = X.shape
-    oh, ow = out_hw
-    hn, wn = max(_extent(oh, k[0], s[0], 1), 1), max(_extent(ow, k[1], s[1], 1), 1)
-    win = _windows(_padded(X, pads[0], pads[1], hn, wn), oh, ow, k[0], k[1], s, (1, 1))
-    count = _valid_window_mask(X.shape, k, s, pads, out_hw).sum(axis=(2, 3))
-    return win.sum(axis=(3, 4)) / count[None, :, :, None]
+def _avg_np(X, k, s, pads, out_sp):
+    nsp = X.ndim - 2
+    ones = (1,) * nsp
+    win = _windows(_padded(X, pads, _extents(out_sp, k, s, ones)), out_sp, k, s, ones)
+    total = win.sum(axis=tuple(range(1 + nsp, 1 + 2 * nsp)))
+    return total / _window_counts(X.shape, k, s, pads, out_sp)[None, ..., None]
 
 
 def _avg_grad_np(DY, x_shape, k, s, pads):
-    n, oh, ow, c = DY.shape
-    count = _valid_window_mask(x_shape, k, s, pads, (oh, ow)).sum(axis=(2, 3))
-    share = DY / count[None, :, :, None]
-    hn, wn = max(_extent(oh, k[0], s[0], 1), 1), max(_extent(ow, k[1], s[1], 1), 1)
-    dxp = np.zeros((n, hn, wn, c), np.float64)
-    for a in range(k[0]):
-        for b in range(k[1]):
-            dxp[:, a:a + (oh - 1) * s[0] + 1:s[0], b:b + (ow - 1) * s[1] + 1:s[1]] += share
-    return _unpadded(dxp, pads[0], pads[1], x_shape[1], x_shape[2])
+    nsp = DY.ndim - 2
+    out_sp = DY.shape[1:-1]
+    share = DY / _window_counts(x_shape, k, s, pads, out_sp)[None, ..., None]
+    dxp = np.zeros((DY.shape[0],) + _extents(out_sp, k, s, (1,) * nsp) + (DY.shape[-1],), np.float64)
+    for tap in np.ndindex(*k):
+        dxp[(slice(None),) + tuple(slice(t, t + (o - 1) * ss + 1, ss) for t, o, ss in zip(tap, out_sp, s))] += share
+    return _unpadded(dxp, pads, x_shape[1:-1])
 
 
 def average_pool2d(x, size, stride, padding):
-    """average pooling of float64 NHWC x, recorded with ("avg_pool2d", size, stride, padding)."""
+    """average pooling of float64 channels-last x, recorded with ("avg_pool2d", size, stride,
+    padding) (any number of spatial axes: the descriptor's rules come back here)."""
     X = _np64(x)
-    k, s, pads, out_hw = _pool_geometry("average_pool", X.shape, size, stride, padding)
-    y = _t64(_avg_np(X, k, s, pads, out_hw))
+    k, s, pads, out_sp = _pool_geometry("average_pool", X.shape, size, stride, padding)
+    y = _t64(_avg_np(X, k, s, pads, out_sp))
     shape = tuple(X.shape)
     autodiff.record_op(lambda dys: [_t64(_avg_grad_np(_np64(dys[0]), shape, k, s, pads))], [x], [y],
                        ("avg_pool2d", size, stride, padding))
@@ -396,9 +410,9 @@ def average_pool2d(x, size, stride, padding):
 
 def average_pool2d_gradient(dy, x_shape, size, stride, padding):
     """average pooling's input gradient of float64 dy, recorded with ("avg_pool2d_data", ...)."""
-    k, s, pads, out_hw = _pool_geometry("average_pool", tuple(x_shape), size, stride, padding)
+    k, s, pads, out_sp = _pool_geometry("average_pool", tuple(x_shape), size, stride, padding)
     dx = _t64(_avg_grad_np(_np64(dy), tuple(x_shape), k, s, pads))
-    autodiff.record_op(lambda dys: [_t64(_avg_np(_np64(dys[0]), k, s, pads, out_hw))], [dy], [dx],
+    autodiff.record_op(lambda dys: [_t64(_avg_np(_np64(dys[0]), k, s, pads, out_sp))], [dy], [dx],
                        ("avg_pool2d_data", size, stride, padding))
     return dx
 
@@ -412,7 +426,7 @@ def _pool_args(op, inputs, pool_size, strides, padding, data_format):
 
 def max_pool(inputs, pool_size, strides=None, padding="valid", data_format=None):
     x, undo, size, stride = _pool_args("max_pool", inputs, pool_size, strides, padding, data_format)
-    return undo(_max_pool2d(x, size, stride, padding))
+    return undo(_max_pool(x, size, stride, padding))
 
 
 def average_pool(inputs, pool_size, strides=None, padding="valid", data_format=None):
