@@ -432,3 +432,59 @@ def max_pool(inputs, pool_size, strides=None, padding="valid", data_format=None)
 def average_pool(inputs, pool_size, strides=None, padding="valid", data_format=None):
     x, undo, size, stride = _pool_args("average_pool", inputs, pool_size, strides, padding, data_format)
     return undo(average_pool2d(x, size, stride, padding))
+
+
+# -- 3-D (the layers' entries: ops.conv / *_pool are 1-D and 2-D, as their float32 kernels) ------
+
+def _volume(op, inputs, data_format):
+    """x as a float64 (N, D, H, W, C) Tensor (channels_first moved last) and its undo."""
+    from . import ops
+    x = _operand(inputs, op)
+    if len(x.shape) != 5:
+        raise ValueError(f"{op}: needs inputs of rank 5 (batch, 3 spatial axes, channels), got shape "
+                         f"{tuple(x.shape)}")
+    first = data_format == "channels_first"
+    if first:
+        x = ops.moveaxis(x, 1, -1)
+    return x, (lambda y: ops.moveaxis(y, -1, 1) if first else y)
+
+
+def conv3d(inputs, kernel, strides=1, padding="valid", data_format=None, dilation_rate=1):
+    """Conv3D's float64 convolution: kernel (KD, KH, KW, C / groups, F), groups from its shape."""
+    x, undo = _volume("conv3d", inputs, data_format)
+    w = _operand(kernel, "conv3d")
+    c = int(x.shape[-1])
+    if len(w.shape) != 5 or c % w.shape[3] or w.shape[4] % (c // w.shape[3]):
+        raise ValueError(f"conv3d: kernel of shape {tuple(w.shape)} does not fit input channels {c}")
+    kw = dict(strides=_tuple(strides, 3), padding=padding, dilation_rate=_tuple(dilation_rate, 3))
+    if c != w.shape[3]:
+        kw["groups"] = c // int(w.shape[3])
+    return undo(conv2d(x, w, kw))   # (the conv family's records: any number of spatial axes)
+
+
+def conv3d_transpose(inputs, kernel, strides=1, padding="valid", output_padding=None, data_format=None,
+                     dilation_rate=1):
+    """Conv3DTranspose's float64 op: the data gradient of the conv whose kernel is w (KD, KH, KW,
+    out, in), at Keras' output size per axis (kernels.conv_transpose_output_length)."""
+    x, undo = _volume("conv3d_transpose", inputs, data_format)
+    w = _operand(kernel, "conv3d_transpose")
+    if len(w.shape) != 5 or w.shape[4] != x.shape[4]:
+        raise ValueError(f"conv3d_transpose: kernel of shape {tuple(w.shape)} (..., out, in) does not fit input "
+                         f"channels {x.shape[4]}")
+    s, d = _tuple(strides, 3), _tuple(dilation_rate, 3)
+    op_ = (None,) * 3 if output_padding is None else _tuple(output_padding, 3)
+    axes = [kernels.conv_transpose_output_length(int(x.shape[1 + a]), int(w.shape[a]), s[a], padding, op_[a], d[a],
+                                                 op="conv3d_transpose") for a in range(3)]
+    kw = dict(strides=s, pads=tuple(int(p) for _, p in axes), dilation_rate=d,
+              out_sp=tuple(int(v) for v in x.shape[1:4]))
+    shape = (int(x.shape[0]),) + tuple(int(n) for n, _ in axes) + (int(w.shape[3]),)
+    return undo(conv2d_data_gradient(x, w, shape, kw))
+
+
+def pool3d(kind, inputs, pool_size, strides=None, padding="valid", data_format=None):
+    """MaxPooling3D / AveragePooling3D's float64 op (kind 'max' or 'avg')."""
+    x, undo = _volume(f"{kind}_pool3d", inputs, data_format)
+    size = _tuple(pool_size, 3)
+    stride = size if strides is None else _tuple(strides, 3)
+    pool = _max_pool if kind == "max" else average_pool2d
+    return undo(pool(x, size, stride, padding))

@@ -5,20 +5,23 @@ is passed to the ops; base._float64_layer keeps ChannelsFirst's float32 transpos
 float64 layer). On float64 operands the conv / pool ops compute in float64 NumPy
 (_ops_wide_conv.py) with float64 gradient rules that nested tapes differentiate again:
 
-    Conv1D / Conv2D               activation(conv(x, kernel) + bias), groups from the kernel's
+    Conv1D / Conv2D / Conv3D      activation(conv(x, kernel) + bias), groups from the kernel's
                                   shape, 'causal' (Conv1D) as the float32 geometry: all padding before
-    Conv1DTranspose / 2DTranspose activation(conv_transpose(x, kernel) + bias), output_padding
+    Conv1D/2D/3DTranspose         activation(conv_transpose(x, kernel) + bias), output_padding
     DepthwiseConv1D / 2D          activation(depthwise_conv(x, kernel) + bias)
     SeparableConv1D / 2D          activation(separable_conv(x, depthwise, pointwise) + bias)
-    MaxPooling1D / 2D             max_pool (the first maximum of a window, as the float32 kernel)
-    AveragePooling1D / 2D         average_pool ('same': the mean over the window's real cells)
-    GlobalAveragePooling1D / 2D   mean over the steps / pixels (1D with a mask: over the unmasked
+    MaxPooling1D / 2D / 3D        max_pool (the first maximum of a window, as the float32 kernel)
+    AveragePooling1D / 2D / 3D    average_pool ('same': the mean over the window's real cells)
+    GlobalAveragePooling1D/2D/3D  mean over the steps / pixels (1D with a mask: over the unmasked
                                   steps, 0 where all are masked, as the float32 layer)
-    GlobalMaxPooling1D / 2D       max_pool over the whole input (its first maximum), reshaped
-    UpSampling1D / 2D             repeat ('nearest'); 'bilinear' as two interpolation matrices
+    GlobalMaxPooling1D / 2D / 3D  max_pool over the whole input (its first maximum), reshaped
+    UpSampling1D / 2D / 3D        repeat ('nearest'); 'bilinear' as two interpolation matrices
                                   (half-pixel centres, TensorFlow's resize) applied with einsum
-    ZeroPadding1D / 2D            pad with zeros
-    Cropping1D / 2D               a slice
+    ZeroPadding1D / 2D / 3D       pad with zeros
+    Cropping1D / 2D / 3D          a slice
+
+The 3-D layers call _ops_wide_conv's conv3d / conv3d_transpose / pool3d (the same formulas over
+three spatial axes; ops.conv and the pools take 1-D and 2-D inputs, as their float32 kernels).
 
 Every input is cast to float64 first (Keras casts a layer's inputs to its compute dtype).
 """
@@ -28,11 +31,18 @@ import numpy as np
 
 from ..kernels import Tensor
 from ._float64 import _form, _ops, _wide
-from .convolutional import (Conv1D, Conv1DTranspose, Conv2D, Conv2DTranspose, DepthwiseConv1D, DepthwiseConv2D,
-                            SeparableConv1D, SeparableConv2D)
-from .pooling import (AveragePooling1D, AveragePooling2D, GlobalAveragePooling1D, GlobalAveragePooling2D,
-                      GlobalMaxPooling1D, GlobalMaxPooling2D, MaxPooling1D, MaxPooling2D)
-from .reshaping import Cropping1D, Cropping2D, UpSampling1D, UpSampling2D, ZeroPadding1D, ZeroPadding2D
+from .convolutional import (Conv1D, Conv1DTranspose, Conv2D, Conv2DTranspose, Conv3D, Conv3DTranspose,
+                            DepthwiseConv1D, DepthwiseConv2D, SeparableConv1D, SeparableConv2D)
+from .pooling import (AveragePooling1D, AveragePooling2D, AveragePooling3D, GlobalAveragePooling1D,
+                      GlobalAveragePooling2D, GlobalAveragePooling3D, GlobalMaxPooling1D, GlobalMaxPooling2D,
+                      GlobalMaxPooling3D, MaxPooling1D, MaxPooling2D, MaxPooling3D)
+from .reshaping import (Cropping1D, Cropping2D, Cropping3D, UpSampling1D, UpSampling2D, UpSampling3D, ZeroPadding1D,
+                        ZeroPadding2D, ZeroPadding3D)
+
+
+def _wide_conv():
+    from .. import _ops_wide_conv
+    return _ops_wide_conv
 
 
 def _first(self):
@@ -108,7 +118,27 @@ def _spatial_axes(self, rank):
     return tuple(range(2, rank)) if _first(self) else tuple(range(1, rank - 1))
 
 
-@_form(GlobalAveragePooling1D, GlobalAveragePooling2D)
+@_form(Conv3D)
+def _conv3d(self, inputs, training=None):
+    z = _wide_conv().conv3d(_wide(inputs), self.kernel, self.strides, self.padding, self.data_format,
+                            self.dilation_rate)
+    return _bias_act(self, z, self.bias if self.use_bias else None)
+
+
+@_form(Conv3DTranspose)
+def _conv3d_transpose(self, inputs, training=None):
+    z = _wide_conv().conv3d_transpose(_wide(inputs), self.kernel, self.strides, self.padding, self.output_padding,
+                                      self.data_format, self.dilation_rate)
+    return _bias_act(self, z, self.bias if self.use_bias else None)
+
+
+@_form(MaxPooling3D, AveragePooling3D)
+def _pool3d(self, inputs, training=None):
+    kind = "max" if isinstance(self, MaxPooling3D) else "avg"
+    return _wide_conv().pool3d(kind, _wide(inputs), self.pool_size, self.strides, self.padding, self.data_format)
+
+
+@_form(GlobalAveragePooling1D, GlobalAveragePooling2D, GlobalAveragePooling3D)
 def _global_average(self, inputs, training=None):
     ops = _ops()
     x = _wide(inputs)
@@ -128,7 +158,7 @@ def _global_average(self, inputs, training=None):
     return ops.sum(ops.multiply(x, w), axis=axes, keepdims=self.keepdims)
 
 
-@_form(GlobalMaxPooling1D, GlobalMaxPooling2D)
+@_form(GlobalMaxPooling1D, GlobalMaxPooling2D, GlobalMaxPooling3D)
 def _global_max(self, inputs, training=None):
     ops = _ops()
     x = _wide(inputs)
@@ -137,7 +167,10 @@ def _global_max(self, inputs, training=None):
     window = tuple(int(x.shape[a]) for a in axes)
     # max_pool over the whole input: each channel's first maximum takes the gradient (the float32
     # kernel's argmax), where ops.max would split it among ties
-    y = ops.max_pool(x, window[0] if rank == 3 else window, None, "valid", self.data_format)
+    if rank == 5:
+        y = _wide_conv().pool3d("max", x, window, None, "valid", self.data_format)
+    else:
+        y = ops.max_pool(x, window[0] if rank == 3 else window, None, "valid", self.data_format)
     if self.keepdims:
         return y
     return ops.reshape(y, (int(x.shape[0]), int(x.shape[1 if _first(self) else rank - 1])))
@@ -172,6 +205,16 @@ def _upsampling2d(self, inputs, training=None):
     return ops.einsum(spec, mh, mw, x)
 
 
+@_form(UpSampling3D)
+def _upsampling3d(self, inputs, training=None):
+    ops = _ops()
+    y = _wide(inputs)
+    first = 2 if _first(self) else 1
+    for axis, size in enumerate(self.size):
+        y = ops.repeat(y, size, axis=first + axis)
+    return y
+
+
 @_form(UpSampling1D)
 def _upsampling1d(self, inputs, training=None):
     return _ops().repeat(_wide(inputs), self.size, axis=1)
@@ -199,6 +242,23 @@ def _cropping2d(self, inputs, training=None):
     rows, cols = slice(t, h - b), slice(l, w - r)
     key = (slice(None), slice(None), rows, cols) if _first(self) else (slice(None), rows, cols, slice(None))
     return x[key]
+
+
+@_form(ZeroPadding3D)
+def _zero_padding3d(self, inputs, training=None):
+    pads = ((0, 0),) + tuple(tuple(p) for p in self.padding)
+    pads = pads[:1] + ((0, 0),) + pads[1:] if _first(self) else pads + ((0, 0),)
+    return _ops().pad(_wide(inputs), pads)
+
+
+@_form(Cropping3D)
+def _cropping3d(self, inputs, training=None):
+    x = _wide(inputs)
+    first = 2 if _first(self) else 1
+    key = [slice(None)] * len(x.shape)
+    for axis, (lo, hi) in enumerate(self.cropping):
+        key[first + axis] = slice(lo, int(x.shape[first + axis]) - hi)
+    return x[tuple(key)]
 
 
 @_form(Cropping1D)
