@@ -472,3 +472,28 @@ def test_tf_nn_convolutions_and_pooling_keep_float64():
     np.testing.assert_allclose(_np(t), want, rtol=1e-12, atol=1e-13)
     dx = ref.conv2d_transpose_grads(xv, wt, 2 * want, (2, 2), "same", None)[0]
     np.testing.assert_allclose(_np(tape.gradient(total, x)), dx, rtol=1e-12, atol=1e-12)
+
+
+@pytest.mark.parametrize("pool", ["max_pool", "average_pool"])
+def test_pooling_gradients_differentiate_again_in_float64(pool):
+    """d/dx <d/dx sum(pool(x)^3), q> through nested tapes against central differences of the
+    first gradient (max pooling: its gather record, average pooling: its own descriptors)."""
+    rng = np.random.default_rng(8)
+    xv, q = rng.standard_normal((1, 5, 4, 2)), rng.standard_normal((1, 5, 4, 2))
+    op = getattr(ops, pool)
+
+    def first(v, keep=False):
+        x = tf.constant(v, dtype=tf.float64)
+        with tf.GradientTape() as t2:
+            t2.watch(x)
+            with tf.GradientTape() as t1:
+                t1.watch(x)
+                total = tf.reduce_sum(op(x, 2, strides=1, padding="same") ** 3)
+            g = t1.gradient(total, x)
+            r = tf.reduce_sum(g * q)
+        return g, (t2.gradient(r, x) if keep else None)
+    _, hq = first(xv, keep=True)
+    assert str(hq.dtype) == "float64"
+    v = xv.copy()
+    np.testing.assert_allclose(_np(hq), _central(lambda: float(np.sum(_np(first(v)[0]) * q)), v),
+                               rtol=1e-7, atol=1e-8)
