@@ -1,11 +1,12 @@
 """Convolution, pooling, upsampling, padding and cropping layers under a float64 policy.
 
 Each layer's float64 form (layers/_float64_conv.py, on the float64 conv / pool ops of
-_ops_wide_conv.py) is checked (a) against the float32 layer with the same weights (float32
-precision), (b) against the independent float64 NumPy references of tests/reference.py at rtol
-1e-12 (1-D, 2-D and 3-D layers), (c) input and weight gradients against float64 central differences, (d) second and third
-derivatives through nested tapes (a PINN-style u_xx through float64 Conv1D / Conv2D) against
-finite differences, and (e) a float64 CNN trained with fit.
+_ops_wide_conv.py; 1-D, 2-D and 3-D layers) is checked (a) against the float32 layer with the
+same weights (float32 precision), (b) against the independent float64 NumPy references of
+tests/reference.py at rtol 1e-12, (c) input and weight gradients against float64 central
+differences, (d) second and third derivatives through nested tapes (a PINN-style u_xx through
+float64 Conv1D / Conv2D, and through pooling) against finite differences, and (e) a float64 CNN
+trained with fit.
 """
 import numpy as np
 import pytest
