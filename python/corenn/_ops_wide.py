@@ -9,9 +9,10 @@ many small ones, a finite-difference check. So:
 - float64: the elementwise arithmetic (ops._binary), the unary math (ops._unary), the common
   activations, sum / mean / max / min and matmul compute in float64 NumPy, with closed-form
   gradient rules in float64 (as ops._unary_np / _binary_np), and return float64 Tensors. A
-  float32 operand enters through a recorded cast, so its gradient comes back float32. The ops
-  with no float64 form here (convolutions, the other activations, the layers) still convert to
-  float32 and return float32, as before: a float32 result always means float32 arithmetic.
+  float32 operand enters through a recorded cast, so its gradient comes back float32. The
+  convolutions and pooling have theirs in _ops_wide_conv.py; the ops with no float64 form
+  (attention, the float32 layers' kernels) still convert to float32 and return float32, as
+  before: a float32 result always means float32 arithmetic.
 - float16: the op computes in float32 as before and rounds its result to float16 once (what
   TensorFlow's CPU kernels do, op by op); the gradient passes through the rounding.
 

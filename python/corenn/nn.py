@@ -158,7 +158,7 @@ def _tf_ints(op, arg, value, n, data_format=None):
 
 def _tf_input(op, input, rank, data_format):  # noqa: A002
     x = ops._to_tensor(input)
-    if x.dtype != "float32":
+    if x.dtype != "float32" and x.dtype != "float64":   # float64 stays: the ops compute in float64 on it
         x = ops.cast(x, "float32")
     if x.ndim != rank:
         raise ValueError(f"tf.nn.{op}: input must have rank {rank} (batch, spatial..., channels), got shape "
@@ -207,7 +207,7 @@ def _pad_spatial(x, pads, value=0.0):
 
 def _filters(op, filters, rank):
     w = ops._to_tensor(filters)
-    if w.dtype != "float32":
+    if w.dtype != "float32" and w.dtype != "float64":
         w = ops.cast(w, "float32")
     if w.ndim != rank:
         raise ValueError(f"tf.nn.{op}: filters must have rank {rank}, got shape {tuple(w.shape)}")
@@ -312,7 +312,10 @@ def _conv2d_data_gradient(dy, w, x_shape, kw):
     ``x_shape``, recorded on the tape as an op of its own (differentiable in dy and w: its rule is
     the conv forward and the weight-gradient kernel). conv2d_transpose is this op; a second-order
     gradient through a Conv2D uses it too (models/second_order.py)."""
-    from . import autodiff, kernels
+    from . import _ops_wide, _ops_wide_conv, autodiff, kernels
+    if _ops_wide.result_float(dy, w) == "float64":   # float64 NumPy, recorded the same way
+        return _ops_wide_conv.conv2d_data_gradient(_ops_wide._operand(dy, "conv"), _ops_wide._operand(w, "conv"),
+                                                   x_shape, kw)
     y = kernels.conv2d_backward_data(dy, w, tuple(x_shape), **kw)
     tape = autodiff.recording_tape()
     if tape is not None:
@@ -330,7 +333,10 @@ def _conv2d_weight_gradient(x, dy, w_shape, kw):
     """The weight gradient of conv2d(x, w, **kw) for an output gradient ``dy`` and weights of
     ``w_shape``, recorded as an op of its own (its rule: the data-gradient and conv kernels), for
     a second-order gradient w.r.t. a Conv2D's kernel (models/second_order.py)."""
-    from . import autodiff, kernels
+    from . import _ops_wide, _ops_wide_conv, autodiff, kernels
+    if _ops_wide.result_float(x, dy) == "float64":
+        return _ops_wide_conv.conv2d_weight_gradient(_ops_wide._operand(x, "conv"), _ops_wide._operand(dy, "conv"),
+                                                     w_shape, kw)
     y = kernels.conv2d_backward_weights(x, dy, tuple(w_shape), **kw)
     tape = autodiff.recording_tape()
     if tape is not None:

@@ -21,6 +21,7 @@ import threading
 import numpy as np
 
 from . import _ops_wide as _wide
+from . import _ops_wide_conv as _wide_conv
 from . import autodiff, kernels
 from .kernels import Tensor
 
@@ -3000,6 +3001,8 @@ def conv(inputs, kernel, strides=1, padding="valid", data_format=None, dilation_
 
 def _conv2d(x, w, kw):
     """conv2d of NHWC x with an HWIO kernel, recorded (op_gradients differentiates it again)."""
+    if _wide.result_float(x, w) == "float64":   # (a float64 conv's gradient, differentiated again)
+        return _wide_conv.conv2d(_wide._operand(x, "conv"), _wide._operand(w, "conv"), kw)
     y = kernels.conv2d(x, w, **kw)
     _record_conv(kernels.conv2d_backward_data, kernels.conv2d_backward_weights, x, w, y, kw, ("conv2d", kw))
     return y
@@ -3051,6 +3054,8 @@ def average_pool(inputs, pool_size, strides=None, padding="valid", data_format=N
 def _average_pool2d(x, size, stride, padding):
     """average pooling of NHWC x, recorded with its descriptor, so that a gradient of it can
     itself be differentiated (op_gradients: its rule is _average_pool2d_gradient)."""
+    if _wide.result_float(x) == "float64":
+        return _wide_conv.average_pool2d(x, size, stride, padding)
     y = kernels.avg_pool2d_forward(x, size, stride, padding)
     shape = tuple(x.shape)
     _record(lambda dys: [kernels.avg_pool2d_backward(dys[0], shape, size, stride, padding)], [x], [y],
@@ -3063,6 +3068,8 @@ def _average_pool2d_gradient(dy, x_shape, size, stride, padding):
     its own. It is linear in dy and its adjoint is the pooling forward (each input cell gets
     dy / n from each window holding it; the forward sums a window's cells / n), so its rule is
     _average_pool2d: a second-order gradient through AveragePooling (models/second_order.py)."""
+    if _wide.result_float(dy) == "float64":
+        return _wide_conv.average_pool2d_gradient(dy, x_shape, size, stride, padding)
     dy = _f32(dy, "average_pool")
     dx = kernels.avg_pool2d_backward(dy, tuple(x_shape), size, stride, padding)
     _record(lambda dys: [kernels.avg_pool2d_forward(dys[0], size, stride, padding)], [dy], [dx],
@@ -4306,13 +4313,20 @@ where = _numpy_float64(where, typed_by=_builtins.slice(1, 3))
 
 def _narrows_float16(fn):
     """``fn`` (an op on C++ float32 kernels: convolutions, pooling, attention) on float16 operands:
-    its float32 result rounded to float16 once, as TensorFlow's CPU kernels (float64 operands
-    still compute and return float32: there is no float64 kernel)."""
+    its float32 result rounded to float16 once, as TensorFlow's CPU kernels. On float64 operands
+    the convolutions and pooling compute in float64 NumPy (_ops_wide_conv: the op of the same
+    name); attention still computes and returns float32 (no float64 form)."""
+    wide64 = getattr(_wide_conv, fn.__name__) if fn.__name__ in _wide_conv.__all__ else None
+
     @functools.wraps(fn)
     def wrapped(*args, **kwargs):
         tensors = [v for v in (*args, *kwargs.values()) if isinstance(v, Tensor)]
-        if tensors and _wide.result_float(*tensors) == "float16":
-            return _wide.narrow_all(fn(*args, **kwargs), "float16")
+        if tensors:
+            wide = _wide.result_float(*tensors)
+            if wide == "float16":
+                return _wide.narrow_all(fn(*args, **kwargs), "float16")
+            if wide == "float64" and wide64 is not None:
+                return wide64(*args, **kwargs)
         return fn(*args, **kwargs)
     return wrapped
 

@@ -132,9 +132,9 @@ def test_float16_results_are_rounded_once_per_op():
 
 
 def test_ops_without_a_float64_form_still_say_float32():
-    # a float32 result means float32 arithmetic: max_pool's kernel has no float64 form here
-    y = ops.max_pool(tf.constant(A.reshape(1, 3, 4, 1), dtype=tf.float64), 2)
-    assert y.dtype == "float32"
+    # a float32 result means float32 arithmetic: attention's kernel has no float64 form here
+    q = tf.constant(RNG.standard_normal((1, 3, 2, 4)), dtype=tf.float64)
+    assert ops.dot_product_attention(q, q, q).dtype == "float32"
     layer = keras.layers.Dense(2)
     assert layer(tf.constant(A, dtype=tf.float64)).dtype == "float32"
 
@@ -546,8 +546,9 @@ def test_float16_operands_of_float32_kernels_get_float16_results():
     g = tape.gradient(total, v)
     assert g.dtype == "float32"
     np.testing.assert_allclose(np.asarray(g), np.full((1, 4, 4, 1), 0.25))
-    # float64 operands still meet float32 kernels as float32 (no float64 kernel to compute in)
-    assert ops.conv(tf.cast(img, tf.float64), tf.cast(k, tf.float64)).dtype == "float32"
+    # float64 operands compute in float64 (_ops_wide_conv), attention's still meet a float32 kernel
+    assert ops.conv(tf.cast(img, tf.float64), tf.cast(k, tf.float64)).dtype == "float64"
+    assert ops.dot_product_attention(*[tf.cast(q, tf.float64)] * 3).dtype == "float32"
 
 
 def test_image_colour_conversions_and_total_variation_keep_float64():

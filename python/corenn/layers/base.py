@@ -2027,12 +2027,26 @@ def _float64_layer(layer):
     if variant is None:
         variant = _FLOAT64_VARIANTS[cls] = type(cls.__name__, (cls,), {
             "__module__": cls.__module__, "__qualname__": cls.__qualname__, "__doc__": cls.__doc__,
-            "_float64_of": cls, "call": form, "forward": Layer.forward, "backward": Layer.backward,
+            "_float64_of": cls, "call": form, "forward": _float64_forward, "backward": _float64_backward,
             "output_dtype": "float64",   # (a functional graph's KerasTensor dtype)
             # the fusion rules' probes of the float32 kernels: absent, and never fused
             "backward_from_preactivation": _Absent(), "can_fuse_max_pool": _Absent(),
             "_fused": property(lambda self: False, lambda self, value: None)})
     layer.__class__ = variant
+
+
+def _float64_forward(self, x, training=False):
+    return Layer.forward(self, x, training=training)
+
+
+def _float64_backward(self, dy):
+    return Layer.backward(self, dy)
+
+
+# A float64 form takes the caller's layout and honours data_format itself (with ops that take
+# it): marked as wrapped, ChannelsFirst does not move a channels-first layer's data around it
+# (its transposes are float32 kernels into float32 buffers)
+_float64_forward._channels_first_wrapped = _float64_backward._channels_first_wrapped = True
 
 
 # class -> its float64 form, ``form(layer, inputs, training=None)`` (filled by layers/_float64.py)
