@@ -230,3 +230,29 @@ def test_float64_loss_value_and_gradient(floatx64):
     assert str(loss.dtype) == "float64" and str(g.dtype) == "float64"
     np.testing.assert_allclose(float(loss), np.mean((_np(p) - t) ** 2), rtol=1e-14)
     np.testing.assert_allclose(_np(g), 2 * (_np(p) - t) / p.shape[0] / p.shape[1], rtol=1e-13)
+
+
+def test_float64_residual_graph_sums_gradients_in_float64(floatx64):
+    """A tensor read by two calls (a residual): the graph adds its two gradients in float64."""
+    inp = keras.Input((3,))
+    h = layers.Dense(4, activation="tanh")(inp)
+    out = layers.Dense(1)(layers.Add()([h, layers.Dense(4, activation="tanh")(h)]))
+    model = keras.Model(inp, out)
+    x = np.random.default_rng(7).standard_normal((5, 3))
+    kernel = model.layers[1].kernel
+
+    def loss_value():
+        return float(np.sum(np.asarray(model(x)) ** 2))
+    with tf.GradientTape() as tape:
+        loss = tf.reduce_sum(model(x) ** 2)
+    g = _np(tape.gradient(loss, kernel))
+    base = _np(kernel).copy()
+    num = np.zeros_like(base)
+    for i in np.ndindex(base.shape):
+        for sign in (1, -1):
+            moved = base.copy()
+            moved[i] += sign * 1e-6
+            kernel.assign(moved)
+            num[i] += sign * loss_value() / 2e-6
+    kernel.assign(base)
+    np.testing.assert_allclose(g, num, rtol=1e-7, atol=1e-9)

@@ -1050,6 +1050,9 @@ class Graph:
         if slot in self.parts_slots:   # kept apart for the producer's backward_parts (rule 5)
             grads[slot] = have + [g] if type(have) is _Parts else _Parts([have, g])
             return
+        if g.dtype == "float64" or have.dtype == "float64":   # a float64 layer's gradient: summed in float64
+            grads[slot] = kernels.Tensor.from_numpy(np.asarray(have, np.float64) + np.asarray(g, np.float64))
+            return
         shape = tuple(g.shape)
         buf = self._sum_buffers.get(slot)
         if have is not buf:
