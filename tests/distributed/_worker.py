@@ -235,5 +235,21 @@ def scenario_dataset_shard(out):
     save(out, "dataset_shard", weights(model))
 
 
+def scenario_float64(out):
+    """A float64 model (set_floatx): DataParallel fit on the ranks vs one process; the gradients
+    are reduced in float64 buckets, so the two agree to float64's rounding, not float32's."""
+    corenn.keras.backend.set_floatx("float64")
+    x, y = data(256)
+    x = x.astype(np.float64)
+    if dist.rank() == 0:
+        ref = mlp()
+        ref.fit(x, y, batch_size=64, epochs=2, verbose=0, shuffle=False)
+        save(out, "single64", weights(ref))
+    model = mlp()
+    with dist.DataParallel(bucket_bytes=2048):
+        model.fit(x, y, batch_size=64, epochs=2, verbose=0, shuffle=False)
+    save(out, "dist64", weights(model))
+
+
 if __name__ == "__main__":
     globals()[f"scenario_{sys.argv[1]}"](sys.argv[2])

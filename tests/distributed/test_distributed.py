@@ -256,3 +256,14 @@ def test_dataset_refused_by_data_parallel_trains_sharded_with_distributed_optimi
     assert all(np.array_equal(a, b) for a, b in zip(r0, r1))
     for a, b in zip(single, r0):
         np.testing.assert_allclose(b, a, rtol=0, atol=2e-6)
+
+
+def test_float64_model_reduces_in_float64(tmp_path):
+    proc = _launch("float64", tmp_path)
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    single = _arrays(tmp_path / "single64.rank0.npz")
+    r0, r1 = _arrays(tmp_path / "dist64.rank0.npz"), _arrays(tmp_path / "dist64.rank1.npz")
+    assert len(single) == 6 and all(a.dtype == np.float64 for a in r0)
+    assert all(np.array_equal(a, b) for a, b in zip(r0, r1))
+    for a, b in zip(single, r0):   # float32 buckets would be ~1e-7 off
+        np.testing.assert_allclose(b, a, rtol=0, atol=1e-12)

@@ -134,7 +134,9 @@ class _Distributed:
     def apply_unscaled(self, grads, trainable_variables=None):
         # apply (a loss_scale_factor's division) and fit's unscaled step both end here
         from .. import kernels
-        grads = [g if g is None or isinstance(g, kernels.Tensor) else np.array(g, np.float32, order="C")
+        # (a float64 array stays float64: reduced in float64 buckets)
+        grads = [g if g is None or isinstance(g, kernels.Tensor) else
+                 np.array(g, np.float64 if np.asarray(g).dtype == np.float64 else np.float32, order="C")
                  for g in grads]
         self._reducer.reduce(grads)
         return super().apply_unscaled(grads, trainable_variables)

@@ -1,6 +1,7 @@
 """Gradient reduction in buckets, started while the backward pass is still running.
 
-The gradients of one step are packed into a few flat float32 buckets of about ``bucket_bytes``
+The gradients of one step are packed into a few flat float32 buckets (float64 ones for float64
+gradients, reduced as MPI doubles) of about ``bucket_bytes``
 each (smaller for a small model, so that it has several: bucket_target_bytes). The layout is decided once (per model structure) and is the same on every rank: weights in
 the order the backward pass finishes them (the graph's last node first), those only final after
 the walk (shared layers, regularized weights, subclassed models) last; a weight never straddles
@@ -59,34 +60,39 @@ class ReduceStats:
 class _Plan:
     """The bucket layout for one list of gradients (same on every rank)."""
 
-    def __init__(self, key, shapes, ready_at_node, bucket_bytes):
+    def __init__(self, key, shapes, ready_at_node, bucket_bytes, dtypes=None):
         self.key = key
         order = sorted(range(len(shapes)), key=lambda i: (-ready_at_node[i] if ready_at_node[i] is not None
                                                           else 1, i))
         self.buckets, self.bucket_of, self.view_of = [], {}, {}
-        total = sum(4 * int(np.prod(sh, dtype=np.int64)) for sh in shapes if sh is not None)
+        dtypes = dtypes or [np.float32] * len(shapes)
+        total = sum(np.dtype(d).itemsize * int(np.prod(sh, dtype=np.int64))
+                    for sh, d in zip(shapes, dtypes) if sh is not None)
         bucket_bytes = bucket_target_bytes(total, bucket_bytes)
-        members, nbytes = [], 0
-        for i in order:
-            if shapes[i] is None:
-                continue
-            size = int(np.prod(shapes[i], dtype=np.int64))
-            if members and nbytes + 4 * size > bucket_bytes:
-                self._add_bucket(members, shapes)
-                members, nbytes = [], 0
-            members.append(i)
-            nbytes += 4 * size
-        if members:
-            self._add_bucket(members, shapes)
+        # a bucket holds one dtype: float32 gradients, and float64 ones (a float64 layer's, or
+        # variable's) in float64 buckets reduced as MPI doubles, so their precision is kept
+        for dtype in sorted({np.dtype(d) for d in dtypes}, key=lambda d: d.itemsize):
+            members, nbytes = [], 0
+            for i in order:
+                if shapes[i] is None or np.dtype(dtypes[i]) != dtype:
+                    continue
+                size = int(np.prod(shapes[i], dtype=np.int64)) * dtype.itemsize
+                if members and nbytes + size > bucket_bytes:
+                    self._add_bucket(members, shapes, dtype)
+                    members, nbytes = [], 0
+                members.append(i)
+                nbytes += size
+            if members:
+                self._add_bucket(members, shapes, dtype)
         self.ready_at = {}
         for i, k in enumerate(ready_at_node):
             if k is not None and shapes[i] is not None:
                 self.ready_at.setdefault(k, []).append(i)
         self.nbytes = sum(b.nbytes for b, _ in self.buckets)
 
-    def _add_bucket(self, members, shapes):
+    def _add_bucket(self, members, shapes, dtype=np.float32):
         sizes = [int(np.prod(shapes[i], dtype=np.int64)) for i in members]
-        buf = np.empty(sum(sizes), np.float32)
+        buf = np.empty(sum(sizes), dtype)
         lo = 0
         for i, n in zip(members, sizes):
             self.view_of[i] = buf[lo:lo + n]
@@ -163,7 +169,8 @@ class GradientReducer:
             self._launch(plan, b, early=True)
 
     def _scale(self):
-        return np.float32(1.0 / _mpi.size() if self.scale is None else self.scale)
+        # a Python float: NumPy multiplies a float32 bucket in float32 and a float64 one in float64
+        return float(1.0 / _mpi.size() if self.scale is None else self.scale)
 
     def _launch(self, plan, b, early=False):
         MPI = _mpi.mpi()
@@ -172,7 +179,8 @@ class GradientReducer:
         if self._first_launch is None:
             self._first_launch = time.perf_counter()
         buf = plan.buckets[b][0]
-        self._requests.append((b, _mpi.comm().Iallreduce(MPI.IN_PLACE, [buf, MPI.FLOAT], op=MPI.SUM)))
+        kind = MPI.DOUBLE if buf.dtype == np.float64 else MPI.FLOAT
+        self._requests.append((b, _mpi.comm().Iallreduce(MPI.IN_PLACE, [buf, kind], op=MPI.SUM)))
         self._started.add(b)
 
     def _drain(self):
@@ -186,12 +194,14 @@ class GradientReducer:
         """Replace each gradient in ``grads`` (Tensors or float32 arrays; None skipped) by the
         weighted sum over the ranks, in place. Every rank must call it with the same shapes."""
         shapes = [None if g is None else tuple(np.shape(g)) for g in grads]
+        dtypes = [np.float64 if g is not None and str(g.dtype) == "float64" else np.float32 for g in grads]
         ready = self._ready_nodes(grads)
-        key = (tuple(shapes), tuple(id(g) for g in grads) if any(k is not None for k in ready) else ())
+        key = (tuple(shapes), tuple(id(g) for g in grads) if any(k is not None for k in ready) else (),
+               tuple(d is np.float64 for d in dtypes))
         plan = self._plan
         if plan is None or plan.key != key:
             self._drain()
-            plan = self._plan = _Plan(key, shapes, ready, self.bucket_bytes)
+            plan = self._plan = _Plan(key, shapes, ready, self.bucket_bytes, dtypes)
         for b, (_, members) in enumerate(plan.buckets):
             if b in self._started:
                 continue
@@ -208,7 +218,7 @@ class GradientReducer:
             np.copyto(np.asarray(grads[i]), view.reshape(shapes[i]))
         st = self.stats
         st.steps += 1
-        st.bytes += 4 * sum(v.size for v in plan.view_of.values())
+        st.bytes += sum(v.nbytes for v in plan.view_of.values())
         st.wait_s += t1 - t0
         st.launch_to_done_s += t1 - (self._first_launch or t0)
         self._reset_step()
