@@ -506,6 +506,15 @@ def test_attention_over_other_axes_is_refused_by_name(tmp_path):
     assert not (tmp_path / "m.onnx").exists()
 
 
+def test_float64_layer_is_refused_by_name(tmp_path):
+    """The exporter writes float32 graphs: a float64 model would silently lose its precision."""
+    x = corenn.Input((3,), dtype="float64")
+    model = corenn.Model(x, L.Dense(2, dtype="float64", name="wide")(x))
+    with pytest.raises(NotImplementedError, match=r"'wide'.*float64"):
+        model.export(str(tmp_path / "m.onnx"), format="onnx")
+    assert not (tmp_path / "m.onnx").exists()
+
+
 def test_resizing_with_an_aspect_ratio_window_is_refused_by_name(tmp_path):
     model = seq(L.Resizing(4, 4, crop_to_aspect_ratio=True, name="crop"), shape=(6, 8, 3))
     with pytest.raises(NotImplementedError, match=r"'crop'.*crop_to_aspect_ratio"):

@@ -167,6 +167,12 @@ def _build(onnx, graph, model_name, opset, dynamic_batch):
             raise NotImplementedError(f"ONNX export: layer '{layer.name}' ({kind}) takes channels_first "
                                       "data, which the exporter does not handle yet; build the model "
                                       "channels_last (the default) to export it")
+        if getattr(type(layer), "_float64_of", None) is not None:
+            # the converters write float32 graphs: a float64 layer exported so would lose its
+            # precision without a word (predict returns float64)
+            raise NotImplementedError(f"ONNX export: layer '{layer.name}' ({kind}) computes in float64; the "
+                                      "exporter writes float32 graphs. Rebuild the model with float32 layers "
+                                      "(set_weights copies the weights) to export it in float32")
         convert = CONVERTERS.get(kind)
         if convert is None:
             raise NotImplementedError(f"ONNX export: layer '{layer.name}' ({kind}) has no ONNX converter; "
