@@ -256,3 +256,12 @@ def test_float64_residual_graph_sums_gradients_in_float64(floatx64):
             num[i] += sign * loss_value() / 2e-6
     kernel.assign(base)
     np.testing.assert_allclose(g, num, rtol=1e-7, atol=1e-9)
+
+
+def test_float64_dense_is_not_quantized_and_says_why():
+    model = keras.Sequential([keras.Input((3,), dtype="float64"), layers.Dense(4, dtype="float64")])
+    with pytest.warns(UserWarning, match="float64"):
+        model.quantize("int8")
+    assert {str(w.dtype) for w in model.weights} == {"float64"}
+    with pytest.raises(NotImplementedError, match="float64"):
+        model.layers[0].quantize("int8")

@@ -228,6 +228,9 @@ class Int8Quantizable:
     def quantize(self, mode=None, type_check=True, config=None):
         """Convert this built layer's weights to int8 or int4 (Keras 3's ``Layer.quantize``)."""
         cls = type(self).__name__
+        if getattr(type(self), "_float64_of", None) is not None:
+            raise NotImplementedError(f"{cls} '{self.name}' computes in float64: corenn quantizes float32 layers "
+                                      "(their int8 / int4 kernels dequantize to float32)")
         if type_check and type(self) is not self._quantizes:
             raise NotImplementedError(f"Layer {cls} does not have a `quantize` method implemented.")
         check_quantize_args(self, mode, config)
