@@ -12,13 +12,15 @@ differentiated by its private tape); this module registers each form on its clas
     Activation            activation(x)
     ReLU / LeakyReLU /    the activation with the layer's parameter (ReLU with a threshold or a
     ELU                   max_value: the general formula, min / max / where)
-    Softmax               softmax over the layer's axis (no mask)
+    Softmax               softmax over the layer's axis (a mask: -1e9 there, the output zeroed)
     Dropout               x * mask / (1 - rate), the mask drawn per call in training
     Flatten / Reshape     reshape
     Add, Subtract, Multiply, Average, Maximum, Minimum, Concatenate
     LayerNormalization    gamma * (x - mean) / sqrt(var + epsilon) + beta over the layer's axes
 
 Every input is cast to float64 first (Keras casts a layer's inputs to its compute dtype).
+layers/_float64_more.py registers the preprocessing, normalization, noise, shape and recurrent
+layers' forms, layers/_float64_conv.py the convolutions' and pooling's.
 """
 from __future__ import annotations
 
@@ -87,8 +89,16 @@ def _relu(self, inputs, training=None):
 
 
 @_form(Softmax)
-def _softmax(self, inputs, training=None):
-    return _ops().softmax(_wide(inputs), axis=self.axis)
+def _softmax(self, inputs, training=None, mask=None):
+    ops = _ops()
+    x = _wide(inputs)
+    if mask is None:
+        return ops.softmax(x, axis=self.axis)
+    # as the float32 layer (Keras): -1e9 added where the mask is 0, the output zeroed there
+    m = np.asarray(self._mask_like(mask, tuple(x.shape)), np.float64)
+    from .. import kernels
+    m = kernels.Tensor.from_numpy(np.ascontiguousarray(m))
+    return ops.multiply(ops.softmax(ops.add(x, ops.multiply(ops.subtract(1.0, m), -1e9)), axis=self.axis), m)
 
 
 @_form(Dropout)

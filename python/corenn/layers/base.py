@@ -756,6 +756,9 @@ class Layer:
                             "call's tensors, got a symbolic KerasTensor")
         if not isinstance(value, kernels.Tensor):
             value = kernels.Tensor.from_numpy(np.asarray(value, np.float32))
+        if value.dtype == "float64":   # a float64 layer's loss (its activity regularizer): the
+            from .. import ops             # training loss is summed in float32; a recorded cast
+            value = ops.cast(value, "float32")   # keeps it differentiable
         if value.dtype != "float32":
             raise TypeError(f"layer '{self.name}'.add_loss: expected a float32 Tensor, got dtype {value.dtype}")
         if value.size != 1 or value.ndim != 0:
@@ -2010,8 +2013,11 @@ def _float64_layer(layer):
     see it. A layer written with call (a user's) computes with the ops it calls on its float64
     weights and inputs. A built-in layer without a float64 form raises, naming it."""
     cls = type(layer)
-    if getattr(cls, "_float64_of", None) is not None or isinstance(layer, InputLayer):
-        return   # (an InputLayer computes nothing: its dtype is Input's)
+    if getattr(cls, "_float64_of", None) is not None or isinstance(layer, InputLayer) or \
+            getattr(cls, "_float64_exempt", False):
+        # an InputLayer computes nothing (its dtype is Input's); an exempt layer's outputs are
+        # not float arithmetic (indices, counts, hashes: lookups, encodings), the same under float64
+        return
     form = None
     for klass in cls.__mro__:   # the form of the nearest built-in class, unless a class below it computes
         form = FLOAT64_FORMS.get(klass)

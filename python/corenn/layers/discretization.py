@@ -66,6 +66,10 @@ class Discretization(Layer):
             or 'count' (float32 over the buckets).
     """
 
+    # its outputs are indices / counts, not float arithmetic: the same under a float64 policy
+    # (base._float64_layer runs it as it is)
+    _float64_exempt = True
+
     scalar_input = "batch"  # elementwise: a 0-d input gives a 0-d output, as in Keras 3
 
     def __init__(self, bin_boundaries=None, num_bins=None, epsilon=0.01, output_mode="int",

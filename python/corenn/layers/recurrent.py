@@ -53,6 +53,8 @@ class _CellRNN(RNN):
         # named first, so that an error of the cell's arguments names this layer
         name = layer_kwargs["name"] = layer_kwargs.get("name") or unique_name(snake_case(kind))
         try:
+            if layer_kwargs.get("dtype") is not None:   # the cell owns the weights: their dtype (float64)
+                kwargs["dtype"] = layer_kwargs["dtype"]
             cell = self._cell_class(units, name=snake_case(cell_kind),
                                     trainable=layer_kwargs.get("trainable", True), **kwargs)
         except (TypeError, ValueError, NotImplementedError) as exc:

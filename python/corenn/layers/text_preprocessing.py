@@ -108,6 +108,10 @@ class CategoryEncoding(Layer):
         output_mode: 'one_hot', 'multi_hot' or 'count'.
     """
 
+    # its outputs are indices / counts, not float arithmetic: the same under a float64 policy
+    # (base._float64_layer runs it as it is)
+    _float64_exempt = True
+
     def __init__(self, num_tokens=None, output_mode="multi_hot", sparse=False, **kwargs):
         super().__init__(**kwargs)
         if isinstance(num_tokens, bool) or not isinstance(num_tokens, (int, np.integer)) or num_tokens < 1:
@@ -168,6 +172,10 @@ class Hashing(Layer):
             ([salt, salt] for an int), Keras' and tf.strings.to_hash_bucket_strong's hash.
         output_mode: 'int', 'one_hot', 'multi_hot' or 'count'.
     """
+
+    # its outputs are indices / counts, not float arithmetic: the same under a float64 policy
+    # (base._float64_layer runs it as it is)
+    _float64_exempt = True
 
     def __init__(self, num_bins, mask_value=None, salt=None, output_mode="int", sparse=False,
                  **kwargs):
@@ -397,6 +405,10 @@ def _check_symbolic_dtype(layer, t, wanted):
 
 class _IndexLookup(Layer):
     """Token -> index (and back with invert) over a vocabulary; see the module docstring."""
+
+    # its outputs are indices / counts, not float arithmetic: the same under a float64 policy
+    # (base._float64_layer runs it as it is)
+    _float64_exempt = True
 
     _token_kind = "string"
 
@@ -771,6 +783,10 @@ class TextVectorization(Layer):
             longest in the batch).
         vocabulary, idf_weights: a list of tokens (else adapt), and for tf_idf their weights.
     """
+
+    # its outputs are indices / counts, not float arithmetic: the same under a float64 policy
+    # (base._float64_layer runs it as it is)
+    _float64_exempt = True
 
     def __init__(self, max_tokens=None, standardize="lower_and_strip_punctuation",
                  split="whitespace", ngrams=None, output_mode="int", output_sequence_length=None,
