@@ -598,6 +598,9 @@ class Layer:
         if not subs:
             return own
         out = list(own)
+        # a layer whose own list holds its sublayers' weights already (an RNN's are its cell's,
+        # a Bidirectional's its two layers': their float64 forms are call-written) lists each once
+        seen = {id(p.value) for p in out}
         for sub in subs:
             # Keras 3's variable flags: a weight trains when it was made trainable and the layer
             # that owns it is trainable now (setting `trainable` on a layer sets it on every
@@ -606,7 +609,7 @@ class Layer:
             # inside a frozen one trains.
             mine = sub._own_param_ids()
             out += [Param(p.name, p.value, p.grad, p.regularizer, p.trainable and sub.trainable)
-                    if id(p) in mine else p for p in sub._all_params()]
+                    if id(p) in mine else p for p in sub._all_params() if id(p.value) not in seen]
         return out
 
     def _own_param_ids(self):
