@@ -174,3 +174,230 @@ def test_float64_layer_gradients_match_central_differences(name):
         return f
     for k, (g, v) in enumerate(zip(grads, values)):
         np.testing.assert_allclose(_np(g), ref.numerical_grad(f_at(k), v), rtol=1e-6, atol=1e-8)
+
+
+# -- masks, states, noise ---------------------------------------------------------------------
+
+def test_embedding_mask_zero_masks_a_float64_lstm_as_the_reference():
+    ids = np.array([[3, 1, 0, 0], [2, 5, 7, 1], [0, 4, 4, 0]])
+
+    def build(dtype):
+        inp = keras.Input((4,), dtype="int32")
+        emb = layers.Embedding(8, 3, mask_zero=True, dtype=dtype)
+        rnn = layers.LSTM(2, return_sequences=True, dtype=dtype)
+        return keras.Model(inp, rnn(emb(inp))), emb, rnn
+    m32, _, _ = build(None)
+    m64, emb, rnn = build("float64")
+    m64.set_weights(m32.get_weights())
+    y64 = m64.predict(ids, verbose=0)
+    assert y64.dtype == np.float64
+    np.testing.assert_allclose(y64, m32.predict(ids, verbose=0), rtol=2e-5, atol=2e-6)
+    assert np.asarray(emb.compute_mask(ids)).tolist() == (ids != 0).tolist()
+    table, (k, rk, b) = _np(emb.embeddings), rnn.get_weights()
+    want = ref.rnn_forward("lstm", ref.embedding(ids, table), k, rk, b, return_sequences=True, mask=ids != 0)[0]
+    np.testing.assert_allclose(y64, want, rtol=1e-12, atol=1e-14)
+
+
+def test_masking_and_bidirectional_gru_with_a_mask_in_float64():
+    x = _rng(3).standard_normal((2, 5, 3))
+    x[0, 3:] = 0.0   # padded steps
+    masking = layers.Masking(dtype="float64")
+    assert np.asarray(masking.compute_mask(x)).tolist() == [[True] * 3 + [False] * 2, [True] * 5]
+    bi = layers.Bidirectional(layers.GRU(2, return_sequences=True, dtype="float64"), merge_mode="sum",
+                              dtype="float64")
+    y = bi(masking(x))
+    assert str(y.dtype) == "float64"
+    w = [_np(v) for v in bi.get_weights()]
+    m = np.any(x != 0, axis=-1)
+    yf = ref.rnn_forward("gru", x, *w[:3], return_sequences=True, mask=m)[0]
+    yb = ref.rnn_forward("gru", x, *w[3:], return_sequences=True, go_backwards=True, mask=m)[0][:, ::-1]
+    # Keras: a Bidirectional's masked steps output 0 in both directions
+    np.testing.assert_allclose(_np(y), (yf + yb) * m[:, :, None], rtol=1e-12, atol=1e-14)
+
+
+def test_float64_lstm_return_state_initial_state_and_stateful():
+    r = _rng(4)
+    x = r.standard_normal((2, 6, 3))
+    h0, c0 = r.standard_normal((2, 4)), r.standard_normal((2, 4))
+    lstm = layers.LSTM(4, return_sequences=True, return_state=True, dtype="float64")
+    y, h, c = lstm(x, initial_state=[tf.constant(h0, dtype=tf.float64), tf.constant(c0, dtype=tf.float64)])
+    assert {str(t.dtype) for t in (y, h, c)} == {"float64"}
+    np.testing.assert_allclose(_np(h), _np(y)[:, -1], rtol=0, atol=0)
+    # the recursion from (h0, c0) by hand, float64
+    k, rk, b = (_np(v) for v in lstm.get_weights())
+    hh, cc = h0, c0
+    for t in range(6):
+        z = x[:, t] @ k + hh @ rk + b
+        i, f, g, o = _sig(z[:, :4]), _sig(z[:, 4:8]), np.tanh(z[:, 8:12]), _sig(z[:, 12:])
+        cc = f * cc + i * g
+        hh = o * np.tanh(cc)
+    np.testing.assert_allclose(_np(h), hh, rtol=1e-12, atol=1e-14)
+    np.testing.assert_allclose(_np(c), cc, rtol=1e-12, atol=1e-14)
+    # stateful: two halves carry the float64 states across calls, as one call of the whole
+    whole = layers.LSTM(4, dtype="float64")
+    whole(x)
+    part = layers.LSTM(4, stateful=True, dtype="float64")
+    part(x[:, :3])
+    part.set_weights(whole.get_weights())
+    part.reset_states()
+    part(x[:, :3])
+    np.testing.assert_allclose(_np(part(x[:, 3:])), _np(whole(x)), rtol=1e-12, atol=1e-14)
+    part.reset_states()
+    np.testing.assert_allclose(_np(part(x[:, :3])), _np(whole(x[:, :3])), rtol=1e-12, atol=1e-14)
+
+
+def test_float64_noise_layers_are_identities_in_inference_and_noise_in_training():
+    x = _rng(5).standard_normal((200, 50)) + 3.0
+    for layer in (layers.GaussianNoise(0.3, dtype="float64"), layers.GaussianDropout(0.3, dtype="float64"),
+                  layers.AlphaDropout(0.3, dtype="float64"), layers.ActivityRegularization(0.1, dtype="float64")):
+        y = layer(x)
+        assert str(y.dtype) == "float64"
+        np.testing.assert_array_equal(_np(y), x)
+    noise = _np(layers.GaussianNoise(0.3, seed=1, dtype="float64")(x, training=True)) - x
+    assert abs(noise.std() - 0.3) < 0.01 and abs(noise.mean()) < 0.015   # 5 sigma
+    ratio = _np(layers.GaussianDropout(0.3, seed=1, dtype="float64")(x, training=True)) / x
+    assert abs(ratio.mean() - 1.0) < 0.03 and abs(ratio.std() - np.sqrt(0.3 / 0.7)) < 0.03   # 4.6 sigma
+    rate, alpha_p = 0.3, -1.7580993408473766
+    a = ((1 - rate) * (1 + rate * alpha_p ** 2)) ** -0.5
+    b = -a * alpha_p * rate
+    y = _np(layers.AlphaDropout(rate, seed=2, dtype="float64")(x, training=True))
+    kept = np.isclose(y, a * x + b, rtol=1e-15, atol=0)
+    np.testing.assert_allclose(y[~kept], a * alpha_p + b, rtol=1e-15)
+    assert abs(kept.mean() - (1 - rate)) < 0.025   # 5 sigma
+    x4 = _rng(6).standard_normal((8, 3, 3, 16))
+    y4 = _np(layers.SpatialDropout2D(0.5, seed=3, dtype="float64")(x4, training=True))
+    dropped = np.all(y4 == 0, axis=(1, 2))
+    chan = np.moveaxis(x4, 3, 1)
+    ych = np.moveaxis(y4, 3, 1)
+    np.testing.assert_allclose(ych[~dropped], 2.0 * chan[~dropped], rtol=1e-15)
+    assert 0 < dropped.mean() < 1
+    x3 = _rng(7).standard_normal((8, 5, 16))
+    y3 = np.moveaxis(_np(layers.SpatialDropout1D(0.5, seed=3, dtype="float64")(x3, training=True)), 2, 1)
+    d3 = np.all(y3 == 0, axis=2)
+    np.testing.assert_allclose(y3[~d3], 2.0 * np.moveaxis(x3, 2, 1)[~d3], rtol=1e-15)
+
+
+def test_gaussian_dropout_training_gradient_is_the_mask():
+    layer = layers.GaussianDropout(0.4, seed=9, dtype="float64")
+    x = tf.constant(_rng(8).standard_normal((4, 6)), dtype=tf.float64)
+    with tf.GradientTape() as tape:
+        tape.watch(x)
+        y = layer(x, training=True)
+        loss = tf.reduce_sum(y)
+    np.testing.assert_allclose(_np(tape.gradient(loss, x)), _np(y) / _np(x), rtol=1e-12)
+
+
+@pytest.mark.parametrize("make, x", [
+    (lambda: layers.Discretization(bin_boundaries=[-0.5, 0.0, 0.5]), np.linspace(-1, 1, 12).reshape(3, 4)),
+    (lambda: layers.CategoryEncoding(6, output_mode="count"), np.array([[1, 2, 2], [5, 0, 5]])),
+    (lambda: layers.CategoryEncoding(6, output_mode="multi_hot"), np.array([[1, 2, 2], [5, 0, 5]])),
+    (lambda: layers.Hashing(7, salt=3), np.array([["a"], ["bc"], ["d"]])),
+    (lambda: layers.StringLookup(vocabulary=["a", "b", "c"]), np.array([["a", "z"], ["c", "b"]])),
+    (lambda: layers.IntegerLookup(vocabulary=[4, 9, 2]), np.array([[4, 7], [2, 9]])),
+    (lambda: layers.TextVectorization(vocabulary=["the", "cat", "sat"]), np.array(["the cat sat", "a cat"])),
+])
+def test_lookup_and_encoding_layers_keep_working_under_floatx_float64(make, x):
+    want = np.asarray(make()(x))
+    keras.backend.set_floatx("float64")
+    try:
+        got = make()(x)
+    finally:
+        keras.backend.set_floatx("float32")
+    np.testing.assert_array_equal(np.asarray(got), want)
+    assert np.asarray(got).dtype == want.dtype
+
+
+# -- fit, moving statistics, save / load --------------------------------------------------------
+
+def test_batch_norm_moving_statistics_after_fit_steps_are_the_float64_update(floatx64):
+    r = _rng(10)
+    x, y = r.standard_normal((16, 3)) * [1.0, 3.0, 0.5] + [2.0, -1.0, 0.1], r.standard_normal((16, 1))
+    bn = layers.BatchNormalization(momentum=0.9)
+    model = keras.Sequential([keras.Input((3,)), bn, layers.Dense(1)])
+    model.compile(optimizer=keras.optimizers.SGD(0.1), loss="mse")
+    assert [str(w.dtype) for w in bn.weights] == ["float64"] * 4
+    assert [w.name for w in bn.non_trainable_weights] == ["moving_mean", "moving_variance"]
+    mean, var = np.zeros(3), np.ones(3)
+    model.fit(x, y, batch_size=8, epochs=2, shuffle=False, verbose=0)
+    for _ in range(2):
+        for batch in (x[:8], x[8:]):   # the input is the data itself: BN is the first layer
+            mean = ref.moving_average(mean, batch.mean(axis=0), 0.9)
+            var = ref.moving_average(var, batch.var(axis=0), 0.9)
+    assert str(bn.moving_mean.dtype) == str(bn.moving_variance.dtype) == "float64"
+    np.testing.assert_allclose(_np(bn.moving_mean), mean, rtol=1e-12, atol=1e-15)
+    np.testing.assert_allclose(_np(bn.moving_variance), var, rtol=1e-12, atol=1e-15)
+    # inference reads the moving statistics
+    gamma, beta = _np(bn.gamma), _np(bn.beta)
+    np.testing.assert_allclose(_np(bn(x)), ref.batch_norm_infer(x, gamma, beta, mean, var), rtol=1e-12, atol=1e-14)
+
+
+def test_normalization_adapt_is_float64(floatx64):
+    x = _rng(11).standard_normal((40, 3)) * 1e-4 + 1e4   # a float32 mean / variance would lose these digits
+    norm = layers.Normalization()
+    norm.adapt(x)
+    assert [str(w.dtype) for w in (norm.mean, norm.variance)] == ["float64", "float64"]
+    np.testing.assert_allclose(_np(norm.mean), x.mean(axis=0), rtol=1e-15)
+    np.testing.assert_allclose(_np(norm.variance), x.var(axis=0), rtol=1e-9)
+    y = norm(x)
+    np.testing.assert_allclose(_np(y), (x - x.mean(0)) / x.std(0), rtol=1e-8, atol=1e-9)
+    np.testing.assert_allclose(_np(y).std(axis=0), 1.0, rtol=1e-9)
+
+
+def _all_float64(model):
+    return all(str(w.dtype) == "float64" for w in model.weights)
+
+
+def test_float64_lstm_trains_with_fit(floatx64):
+    r = _rng(12)
+    x = r.standard_normal((64, 6, 2))
+    y = x[:, :, :1].sum(axis=1) * 0.5   # a running sum: what a recurrent state learns
+    model = keras.Sequential([keras.Input((6, 2)), layers.LSTM(8), layers.Dense(1)])
+    model.compile(optimizer=keras.optimizers.Adam(0.02), loss="mse")
+    before = model.evaluate(x, y, verbose=0)
+    history = model.fit(x, y, batch_size=16, epochs=8, verbose=0)
+    assert history.history["loss"][-1] < 0.5 * history.history["loss"][0]
+    assert model.evaluate(x, y, verbose=0) < 0.5 * before
+    assert _all_float64(model)
+    assert model.predict(x[:3], verbose=0).dtype == np.float64
+
+
+def test_float64_mlp_with_normalization_and_batch_norm_trains_with_fit(floatx64):
+    r = _rng(13)
+    x = r.standard_normal((128, 4)) * [100.0, 0.01, 5.0, 1.0] + [1e3, 0.0, -7.0, 2.0]
+    y = (((x[:, :1] - 1e3) / 100.0) ** 2 + (x[:, 2:3] + 7.0) / 5.0)
+    norm = layers.Normalization()
+    norm.adapt(x)
+    model = keras.Sequential([keras.Input((4,)), norm, layers.Dense(16), layers.BatchNormalization(),
+                              layers.Activation("tanh"), layers.Dense(1)])
+    model.compile(optimizer=keras.optimizers.Adam(0.01), loss="mse")
+    history = model.fit(x, y, batch_size=32, epochs=10, verbose=0)
+    assert history.history["loss"][-1] < 0.5 * history.history["loss"][0]
+    assert _all_float64(model)
+    bn = model.layers[2]
+    assert not np.allclose(_np(bn.moving_mean), 0.0)   # fit moved the statistics
+
+
+def test_float64_models_save_and_load_bit_exactly(floatx64, tmp_path):
+    r = _rng(14)
+    ids = r.integers(0, 9, (6, 5))
+    inp = keras.Input((5,), dtype="int32")
+    h = layers.Embedding(9, 4, mask_zero=True)(inp)
+    h = layers.Bidirectional(layers.GRU(3, return_sequences=True))(h)
+    h = layers.LSTM(3)(h)
+    h = layers.BatchNormalization()(h)
+    h = layers.PReLU()(h)
+    h = layers.RepeatVector(2)(h)
+    h = layers.SimpleRNN(2)(h)
+    out = layers.Rescaling(2.0, offset=1.0)(h)
+    model = keras.Model(inp, out)
+    model.compile(optimizer="adam", loss="mse")
+    model.fit(ids, r.standard_normal((6, 2)), epochs=1, verbose=0)
+    want = model.predict(ids, verbose=0)
+    assert want.dtype == np.float64
+    path = str(tmp_path / "m.keras")
+    model.save(path)
+    keras.backend.set_floatx("float32")   # the saved config carries the dtype, not the global floatx
+    back = keras.models.load_model(path)
+    got = back.predict(ids, verbose=0)
+    assert got.dtype == np.float64 and _all_float64(back)
+    np.testing.assert_array_equal(got, want)

@@ -58,6 +58,12 @@ def _const(a):
     return kernels.Tensor.from_numpy(np.ascontiguousarray(a, dtype=np.float64))
 
 
+def _mask_tensor(flags):
+    """A graph mask as the layers hand it on (output_mask_value): float32 1 / 0."""
+    from .. import kernels
+    return kernels.Tensor.from_numpy(np.ascontiguousarray(flags, dtype=np.float32))
+
+
 # -- lookups and preprocessing ------------------------------------------------------------------
 
 @_form(Embedding)
@@ -73,6 +79,8 @@ def _embedding(self, inputs, training=None):
     if ids.size and (ids.min() < 0 or ids.max() >= self.input_dim):
         raise ValueError(f"Embedding '{self.name}': index out of range [0, {self.input_dim}): got values in "
                          f"[{ids.min()}, {ids.max()}]")
+    if self.mask_zero:   # what output_mask_value hands the graph (the float32 forward sets it too)
+        self._mask = _mask_tensor(ids != 0)
     return _ops().take(self.embeddings, ids, axis=0)
 
 
@@ -234,6 +242,7 @@ def _masking(self, inputs, training=None):
     x = _wide(inputs)
     kept = self._kept(x.ndim)
     keep = np.any(np.asarray(x) != self.mask_value, axis=tuple(range(kept, x.ndim)))
+    self._mask = _mask_tensor(keep)   # output_mask_value's, as the float32 forward's
     return _ops().multiply(x, _const(keep.reshape(keep.shape + (1,) * (x.ndim - kept))))
 
 
