@@ -63,6 +63,7 @@ def _cases():
     r = _rng(0)
     x2 = r.standard_normal((5, 4))
     x3 = r.standard_normal((3, 4, 2))
+    x4 = r.standard_normal((2, 3, 2, 2))
     ids = np.array([[1, 2, 0, 4], [3, 0, 0, 9]])
     return {
         "embedding": (lambda d: layers.Embedding(10, 3, dtype=d), ids, lambda x, w: ref.embedding(x, w[0]), {}),
@@ -81,6 +82,12 @@ def _cases():
         "batch_norm_training": (lambda d: layers.BatchNormalization(
             dtype=d, gamma_initializer="random_normal", beta_initializer="random_normal"), x2,
             lambda x, w: ref.batch_norm_train(x, w[0], w[1])[0], {"training": True}),
+        "batch_norm_channels_first": (lambda d: layers.BatchNormalization(
+            axis=1, dtype=d, gamma_initializer="random_normal", beta_initializer="random_normal"), x4,
+            lambda x, w: np.moveaxis(ref.batch_norm_train(np.moveaxis(x, 1, -1), w[0], w[1])[0], -1, 1),
+            {"training": True}),
+        "flatten_channels_first": (lambda d: layers.Flatten(data_format="channels_first", dtype=d), x4,
+                                   lambda x, w: np.moveaxis(x, 1, -1).reshape(len(x), -1), {}),
         "group_norm": (lambda d: layers.GroupNormalization(2, dtype=d, gamma_initializer="random_normal",
                                                            beta_initializer="random_normal"), x2,
                        lambda x, w: _group_norm_ref(x, w, 2), {}),
@@ -271,6 +278,11 @@ def test_float64_noise_layers_are_identities_in_inference_and_noise_in_training(
     ych = np.moveaxis(y4, 3, 1)
     np.testing.assert_allclose(ych[~dropped], 2.0 * chan[~dropped], rtol=1e-15)
     assert 0 < dropped.mean() < 1
+    # channels_first: one draw per (sample, channel at axis 1)
+    yf = _np(layers.SpatialDropout2D(0.5, data_format="channels_first", seed=3, dtype="float64")(chan, training=True))
+    dropped_f = np.all(yf == 0, axis=(2, 3))
+    np.testing.assert_allclose(yf[~dropped_f], 2.0 * chan[~dropped_f], rtol=1e-15)
+    assert 0 < dropped_f.mean() < 1
     x3 = _rng(7).standard_normal((8, 5, 16))
     y3 = np.moveaxis(_np(layers.SpatialDropout1D(0.5, seed=3, dtype="float64")(x3, training=True)), 2, 1)
     d3 = np.all(y3 == 0, axis=2)
@@ -348,6 +360,7 @@ def _all_float64(model):
 
 
 def test_float64_lstm_trains_with_fit(floatx64):
+    keras.utils.set_random_seed(12)
     r = _rng(12)
     x = r.standard_normal((64, 6, 2))
     y = x[:, :, :1].sum(axis=1) * 0.5   # a running sum: what a recurrent state learns
@@ -362,6 +375,7 @@ def test_float64_lstm_trains_with_fit(floatx64):
 
 
 def test_float64_mlp_with_normalization_and_batch_norm_trains_with_fit(floatx64):
+    keras.utils.set_random_seed(13)
     r = _rng(13)
     x = r.standard_normal((128, 4)) * [100.0, 0.01, 5.0, 1.0] + [1e3, 0.0, -7.0, 2.0]
     y = (((x[:, :1] - 1e3) / 100.0) ** 2 + (x[:, 2:3] + 7.0) / 5.0)
@@ -370,7 +384,7 @@ def test_float64_mlp_with_normalization_and_batch_norm_trains_with_fit(floatx64)
     model = keras.Sequential([keras.Input((4,)), norm, layers.Dense(16), layers.BatchNormalization(),
                               layers.Activation("tanh"), layers.Dense(1)])
     model.compile(optimizer=keras.optimizers.Adam(0.01), loss="mse")
-    history = model.fit(x, y, batch_size=32, epochs=10, verbose=0)
+    history = model.fit(x, y, batch_size=32, epochs=20, verbose=0)
     assert history.history["loss"][-1] < 0.5 * history.history["loss"][0]
     assert _all_float64(model)
     bn = model.layers[2]

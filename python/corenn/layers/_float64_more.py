@@ -114,11 +114,13 @@ def _normalization(self, inputs, training=None):
 def _batch_norm(self, inputs, training=None):
     ops = _ops()
     x = _wide(inputs)
-    c = int(x.shape[-1])   # the channel axis (axis 1 of channels-first data is moved last by ChannelsFirst)
-    axes = tuple(range(x.ndim - 1))
+    # the channel axis: the last, or axis 1 of channels-first data (the form sees the user's layout)
+    ch = 1 if x.ndim >= 3 and self._channels_first(x.ndim) else x.ndim - 1
+    axes = tuple(a for a in range(x.ndim) if a != ch)
+    kept = tuple(int(x.shape[ch]) if a == ch else 1 for a in range(x.ndim))   # (C,) statistics' broadcast
     if training and self.trainable:
         mean = ops.mean(x, axis=axes)
-        var = ops.mean(ops.square(ops.subtract(x, mean)), axis=axes)   # biased, as Keras 3
+        var = ops.mean(ops.square(ops.subtract(x, ops.reshape(mean, kept))), axis=axes)   # biased, as Keras 3
         m = self.momentum
         # the moving statistics: state, assigned (no gradient), in float64 as the weights are
         self.moving_mean.assign(np.asarray(self.moving_mean, np.float64) * m + np.asarray(mean, np.float64) * (1.0 - m))
@@ -129,10 +131,9 @@ def _batch_norm(self, inputs, training=None):
     inv = ops.rsqrt(ops.add(var, float(self.epsilon)))
     if self.scale:
         inv = ops.multiply(inv, self.gamma)
-    y = ops.multiply(ops.subtract(x, mean), inv)
+    y = ops.multiply(ops.subtract(x, ops.reshape(mean, kept)), ops.reshape(inv, kept))
     if self.center:
-        y = ops.add(y, self.beta)
-    assert tuple(y.shape)[-1] == c
+        y = ops.add(y, ops.reshape(self.beta, kept))
     return y
 
 
@@ -212,8 +213,9 @@ def _spatial_dropout(self, inputs, training=None):
     x = _wide(inputs)
     if not training or self.rate == 0.0:
         return x
-    # one draw per sample and channel (channels last here: ChannelsFirst moves axis 1 last)
-    shape = (int(x.shape[0]),) + (1,) * (x.ndim - 2) + (int(x.shape[-1]),)
+    # one draw per sample and channel (the form sees the user's layout: channels at axis 1 or last)
+    n, rest = int(x.shape[0]), (1,) * (x.ndim - 2)
+    shape = (n, int(x.shape[1])) + rest if self._channels_first(x.ndim) else (n,) + rest + (int(x.shape[-1]),)
     keep = _rng(self).random(shape) >= self.rate
     return _ops().multiply(x, _const(keep / (1.0 - self.rate)))
 
