@@ -415,3 +415,39 @@ def test_float64_models_save_and_load_bit_exactly(floatx64, tmp_path):
     got = back.predict(ids, verbose=0)
     assert got.dtype == np.float64 and _all_float64(back)
     np.testing.assert_array_equal(got, want)
+
+
+def test_float64_simple_rnn_dropout_masks_are_float64_and_applied_per_sequence():
+    x = _rng(15).standard_normal((4, 5, 3))
+    rnn = layers.SimpleRNN(3, dropout=0.3, recurrent_dropout=0.4, seed=2, return_sequences=True, dtype="float64")
+    y = _np(rnn(x, training=True))
+    (dm,), (rm,) = rnn.cell._dropout_masks   # one mask per sequence, the same at every step (Keras)
+    dm, rm = _np(dm), _np(rm)
+    assert set(np.unique(dm)) <= {0.0, 1 / 0.7} and set(np.unique(rm)) <= {0.0, 1 / 0.6}
+    k, rk, b = (_np(v) for v in rnn.get_weights())
+    h, want = np.zeros((4, 3)), []
+    for t in range(5):
+        h = np.tanh((x[:, t] * dm) @ k + (h * rm) @ rk + b)
+        want.append(h)
+    np.testing.assert_allclose(y, np.stack(want, 1), rtol=1e-12, atol=1e-14)
+    np.testing.assert_allclose(_np(rnn(x)), ref.rnn_forward("simple_rnn", x, k, rk, b, return_sequences=True)[0],
+                               rtol=1e-12, atol=1e-14)   # inference: no dropout
+
+
+def test_float64_bidirectional_initial_states_and_return_state():
+    r = _rng(16)
+    x = r.standard_normal((2, 4, 3))
+    states = [tf.constant(r.standard_normal((2, 2)), dtype=tf.float64) for _ in range(2)]
+    bi = layers.Bidirectional(layers.SimpleRNN(2, return_state=True, dtype="float64"), merge_mode="concat",
+                              dtype="float64")
+    y, hf, hb = bi(x, initial_state=states)
+    kf, rf, bf, kb, rb, bb = (_np(v) for v in bi.get_weights())
+    h = _np(states[0])
+    for t in range(4):
+        h = np.tanh(x[:, t] @ kf + h @ rf + bf)
+    g = _np(states[1])
+    for t in reversed(range(4)):
+        g = np.tanh(x[:, t] @ kb + g @ rb + bb)
+    np.testing.assert_allclose(_np(hf), h, rtol=1e-12, atol=1e-14)
+    np.testing.assert_allclose(_np(hb), g, rtol=1e-12, atol=1e-14)
+    np.testing.assert_allclose(_np(y), np.concatenate([h, g], -1), rtol=1e-12, atol=1e-14)

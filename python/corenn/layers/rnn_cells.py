@@ -175,7 +175,8 @@ class _Cell(Layer):
             if rate <= 0.0:
                 return None
             keep = 1.0 - rate
-            return [kernels.Tensor.from_numpy((rng.random((n, width)) < keep).astype(np.float32) / np.float32(keep))
+            dt = np.float64 if self.variable_dtype == "float64" else np.float32   # a float64 cell's 1 / keep exact
+            return [kernels.Tensor.from_numpy((rng.random((n, width)) < keep).astype(dt) / dt(keep))
                     for _ in range(self._mask_count())]
         masks = (draw(self.dropout, features), draw(self.recurrent_dropout, self.units))
         self.__dict__["_dropout_masks"] = masks
