@@ -39,6 +39,11 @@ class Regularizer:
         """The penalty of ``w``; with ``grad`` its gradient is also added into ``grad``."""
         if self._is_custom():
             return _custom_penalty(self, w, grad)
+        if isinstance(w, kernels.Tensor) and w.dtype == "float64":   # a float64 layer's output: the kernel is
+            a = np.asarray(w)                                          # float32, so NumPy float64
+            if grad is not None:
+                np.asarray(grad)[...] += self.l1 * np.sign(a) + 2.0 * self.l2 * a
+            return float(self.l1 * np.abs(a).sum() + self.l2 * np.square(a).sum())
         return kernels.regularizer_penalty(w, grad, l1=self.l1, l2=self.l2)
 
     def tensor(self, x):

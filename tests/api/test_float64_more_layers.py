@@ -451,3 +451,39 @@ def test_float64_bidirectional_initial_states_and_return_state():
     np.testing.assert_allclose(_np(hf), h, rtol=1e-12, atol=1e-14)
     np.testing.assert_allclose(_np(hb), g, rtol=1e-12, atol=1e-14)
     np.testing.assert_allclose(_np(y), np.concatenate([h, g], -1), rtol=1e-12, atol=1e-14)
+
+
+def test_float64_softmax_honours_a_mask_as_the_float32_layer():
+    x = _rng(17).standard_normal((2, 3, 4))
+    mask = np.array([[1, 1, 0, 1], [0, 0, 0, 0]] * 3, bool).reshape(2, 3, 4)
+    y64 = layers.Softmax(dtype="float64")(x, mask=mask)
+    y32 = layers.Softmax()(x, mask=mask)
+    assert str(y64.dtype) == "float64"
+    np.testing.assert_allclose(_np(y64), _np(y32), rtol=1e-5, atol=1e-7)
+    e = np.exp(x - x.max(-1, keepdims=True)) * mask
+    want = np.divide(e, e.sum(-1, keepdims=True), out=np.zeros_like(e), where=e.sum(-1, keepdims=True) > 0)
+    np.testing.assert_allclose(_np(y64), want, rtol=1e-12, atol=1e-15)
+
+
+def test_float64_activity_regularization_adds_its_penalty_to_the_loss(floatx64):
+    x = _rng(18).standard_normal((8, 3))
+    model = keras.Sequential([keras.Input((3,)), layers.ActivityRegularization(l1=0.01, l2=0.1)])
+    model.compile(optimizer="sgd", loss="mse")
+    y = np.zeros((8, 3))
+    want = np.mean(x ** 2) + (0.01 * np.abs(x).sum() + 0.1 * (x ** 2).sum()) / 8
+    np.testing.assert_allclose(model.evaluate(x, y, batch_size=8, verbose=0), want, rtol=1e-6)
+
+
+def test_float64_activity_regularization_trains_its_input_layer(floatx64):
+    keras.utils.set_random_seed(19)
+    x = _rng(19).standard_normal((16, 3))
+    dense = layers.Dense(3, kernel_initializer="ones")
+    model = keras.Sequential([keras.Input((3,)), dense, layers.ActivityRegularization(l2=0.5)])
+    model.compile(optimizer=keras.optimizers.SGD(0.1), loss="mse")
+    k0 = _np(dense.kernel).copy()
+    model.fit(x, np.zeros((16, 3)), batch_size=16, epochs=1, shuffle=False, verbose=0)
+    # one SGD step on mean((xW+b)^2) + 0.5 * sum((xW+b)^2) / 16: d/dW = x^T (2 y / 48 + y / 16)
+    yv = x @ k0
+    grad = x.T @ (2 * yv / 48 + 2 * 0.5 * yv / 16)
+    np.testing.assert_allclose(_np(dense.kernel), k0 - 0.1 * grad, rtol=1e-12, atol=1e-14)
+    assert str(dense.kernel.dtype) == "float64"

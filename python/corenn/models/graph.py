@@ -568,16 +568,17 @@ class _ActivityRegularized:
     def _with_penalty_grad(self, y, dy, g, seed):
         """dy + seed * d regularizer(y) / dy, in a buffer of this wrapper."""
         reg = self.inner.activity_regularizer
-        if g is None or tuple(g.shape) != tuple(y.shape):
-            g = kernels.empty(tuple(y.shape))
+        dt = str(y.dtype) if str(y.dtype) == "float64" else "float32"   # a float64 layer's dy is float64
+        if g is None or tuple(g.shape) != tuple(y.shape) or str(g.dtype) != dt:
+            g = kernels.empty(tuple(y.shape), dt)
         np.copyto(np.asarray(g), np.asarray(dy))   # never into dy: it may be another layer's buffer
         scale = seed / _batch_of(y)
         if scale == 1.0:
             reg.penalty(y, g)
         else:
-            extra = kernels.zeros(tuple(y.shape))
+            extra = kernels.zeros(tuple(y.shape), dt)
             reg.penalty(y, extra)
-            np.asarray(g)[...] += np.float32(scale) * np.asarray(extra)
+            np.asarray(g)[...] += (np.float64 if dt == "float64" else np.float32)(scale) * np.asarray(extra)
         return g
 
 
