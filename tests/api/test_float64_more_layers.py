@@ -487,3 +487,19 @@ def test_float64_activity_regularization_trains_its_input_layer(floatx64):
     grad = x.T @ (2 * yv / 48 + 2 * 0.5 * yv / 16)
     np.testing.assert_allclose(_np(dense.kernel), k0 - 0.1 * grad, rtol=1e-12, atol=1e-14)
     assert str(dense.kernel.dtype) == "float64"
+
+
+def test_float64_batch_norm_masked_moments_as_keras():
+    r = _rng(20)
+    x = r.standard_normal((3, 5, 2)) * 2.0 + 1.0
+    mask = np.array([[1, 1, 1, 0, 0], [1, 1, 1, 1, 1], [1, 0, 0, 0, 0]], bool)
+    bn = layers.BatchNormalization(momentum=0.5, dtype="float64")
+    y = _np(bn(x, mask=mask, training=True))
+    # Keras 3 (BatchNormalization._moments): the statistics over the unmasked steps, + epsilon in
+    # the count; every position is normalized with them
+    rows = x[mask]
+    mean = rows.sum(0) / (len(rows) + 1e-7)
+    var = ((rows - mean) ** 2).sum(0) / (len(rows) + 1e-7)
+    np.testing.assert_allclose(y, (x - mean) / np.sqrt(var + 1e-3), rtol=1e-12, atol=1e-13)
+    np.testing.assert_allclose(_np(bn.moving_mean), 0.5 * mean, rtol=1e-12)
+    np.testing.assert_allclose(_np(bn.moving_variance), 0.5 + 0.5 * var, rtol=1e-12)

@@ -111,21 +111,36 @@ def _normalization(self, inputs, training=None):
 # -- normalization ------------------------------------------------------------------------------
 
 @_form(BatchNormalization)
-def _batch_norm(self, inputs, training=None):
+def _batch_norm(self, inputs, training=None, mask=None):
     ops = _ops()
     x = _wide(inputs)
     # the channel axis: the last, or axis 1 of channels-first data (the form sees the user's layout)
     ch = 1 if x.ndim >= 3 and self._channels_first(x.ndim) else x.ndim - 1
     axes = tuple(a for a in range(x.ndim) if a != ch)
     kept = tuple(int(x.shape[ch]) if a == ch else 1 for a in range(x.ndim))   # (C,) statistics' broadcast
-    if training and self.trainable:
+    if training and self.trainable and mask is not None:
+        # Keras 3's masked moments: the statistics over the unmasked positions (the mask has one
+        # axis fewer than x: a flag per step, broadcast over the channels)
+        m = np.asarray(mask).astype(np.float64)
+        if m.ndim != x.ndim - 1:
+            raise ValueError(f"BatchNormalization '{self.name}': the mask must have one axis fewer than the inputs, "
+                             f"got mask shape {m.shape} for inputs {tuple(x.shape)}")
+        mb = np.broadcast_to(m[..., None], tuple(x.shape))
+        weight = _const(mb.sum(axis=axes) + 1e-7)   # Keras: + epsilon
+        mbt = _const(mb)
+        mean = ops.divide(ops.sum(ops.multiply(x, mbt), axis=axes), weight)
+        var = ops.divide(ops.sum(ops.square(ops.multiply(ops.subtract(x, ops.reshape(mean, kept)), mbt)), axis=axes),
+                         weight)
+    elif training and self.trainable:
         mean = ops.mean(x, axis=axes)
         var = ops.mean(ops.square(ops.subtract(x, ops.reshape(mean, kept))), axis=axes)   # biased, as Keras 3
-        m = self.momentum
+    if training and self.trainable:
+        mom = self.momentum
         # the moving statistics: state, assigned (no gradient), in float64 as the weights are
-        self.moving_mean.assign(np.asarray(self.moving_mean, np.float64) * m + np.asarray(mean, np.float64) * (1.0 - m))
-        self.moving_variance.assign(np.asarray(self.moving_variance, np.float64) * m
-                                    + np.asarray(var, np.float64) * (1.0 - m))
+        self.moving_mean.assign(np.asarray(self.moving_mean, np.float64) * mom
+                                + np.asarray(mean, np.float64) * (1.0 - mom))
+        self.moving_variance.assign(np.asarray(self.moving_variance, np.float64) * mom
+                                    + np.asarray(var, np.float64) * (1.0 - mom))
     else:
         mean, var = self.moving_mean, self.moving_variance
     inv = ops.rsqrt(ops.add(var, float(self.epsilon)))
