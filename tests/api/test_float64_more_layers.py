@@ -474,11 +474,15 @@ def test_float64_activity_regularization_adds_its_penalty_to_the_loss(floatx64):
     np.testing.assert_allclose(model.evaluate(x, y, batch_size=8, verbose=0), want, rtol=1e-6)
 
 
-def test_float64_activity_regularization_trains_its_input_layer(floatx64):
-    keras.utils.set_random_seed(19)
+@pytest.mark.parametrize("own", [False, True], ids=["ActivityRegularization", "Dense_activity_regularizer"])
+def test_float64_activity_regularization_trains_its_input_layer(floatx64, own):
     x = _rng(19).standard_normal((16, 3))
-    dense = layers.Dense(3, kernel_initializer="ones")
-    model = keras.Sequential([keras.Input((3,)), dense, layers.ActivityRegularization(l2=0.5)])
+    if own:   # the layer's own activity_regularizer: the graph's penalty wrapper, in float64
+        dense = layers.Dense(3, kernel_initializer="ones", activity_regularizer=keras.regularizers.L2(0.5))
+        model = keras.Sequential([keras.Input((3,)), dense])
+    else:
+        dense = layers.Dense(3, kernel_initializer="ones")
+        model = keras.Sequential([keras.Input((3,)), dense, layers.ActivityRegularization(l2=0.5)])
     model.compile(optimizer=keras.optimizers.SGD(0.1), loss="mse")
     k0 = _np(dense.kernel).copy()
     model.fit(x, np.zeros((16, 3)), batch_size=16, epochs=1, shuffle=False, verbose=0)

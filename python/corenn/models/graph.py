@@ -1039,7 +1039,7 @@ class Graph:
 
     def _zeros_like_output(self, slot):
         t = self.values[slot]
-        return kernels.zeros(tuple(t.shape))
+        return kernels.zeros(tuple(t.shape), "float64" if t.dtype == "float64" else "float32")
 
     def _accumulate(self, grads, slot, g):
         """grads[slot] += g; the sum goes into a buffer this graph owns (never into a layer's
@@ -1055,10 +1055,12 @@ class Graph:
             grads[slot] = kernels.Tensor.from_numpy(np.asarray(have, np.float64) + np.asarray(g, np.float64))
             return
         shape = tuple(g.shape)
+        # a float64 layer's output gradient sums in float64 (one part may be float32: a float32 layer's dx)
+        dt = "float64" if "float64" in (have.dtype, g.dtype) else "float32"
         buf = self._sum_buffers.get(slot)
         if have is not buf:
-            if buf is None or tuple(buf.shape) != shape:
-                buf = self._sum_buffers[slot] = kernels.empty(shape)
+            if buf is None or tuple(buf.shape) != shape or buf.dtype != dt:
+                buf = self._sum_buffers[slot] = kernels.empty(shape, dt)
             _add(have, g, buf)
             grads[slot] = buf
         else:
@@ -1189,7 +1191,7 @@ def masked_row_weights(graph, k, out, rw):
 def _add(a, b, out):
     """out = a + b (equal shapes)."""
     fn = getattr(kernels, "binary_forward", None)
-    if fn is not None:
+    if fn is not None and a.dtype == b.dtype == out.dtype == "float32":
         fn("add", a, b, out=out)
     else:
         np.add(np.asarray(a), np.asarray(b), out=np.asarray(out))
