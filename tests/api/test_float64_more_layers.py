@@ -111,7 +111,7 @@ def _cases():
                 lambda x, w: ref.rnn_forward("gru", x, *w, return_sequences=True)[0], {}),
         "gru_reset_before": (lambda d: layers.GRU(3, reset_after=False, dtype=d, bias_initializer="random_normal"), x3,
                              lambda x, w: ref.rnn_forward("gru", x, *w, reset_after=False)[0], {}),
-        "gru_relu_hard": (lambda d: layers.GRU(3, activation="relu", recurrent_activation="sigmoid", dtype=d), x3,
+        "gru_relu": (lambda d: layers.GRU(3, activation="relu", recurrent_activation="sigmoid", dtype=d), x3,
                           lambda x, w: ref.rnn_forward("gru", x, *w, activation="relu")[0], {}),
         "time_distributed_dense": (lambda d: layers.TimeDistributed(layers.Dense(2, dtype=d), dtype=d), x3,
                                    lambda x, w: x @ w[0] + w[1], {}),
@@ -507,3 +507,20 @@ def test_float64_batch_norm_masked_moments_as_keras():
     np.testing.assert_allclose(y, (x - mean) / np.sqrt(var + 1e-3), rtol=1e-12, atol=1e-13)
     np.testing.assert_allclose(_np(bn.moving_mean), 0.5 * mean, rtol=1e-12)
     np.testing.assert_allclose(_np(bn.moving_variance), 0.5 + 0.5 * var, rtol=1e-12)
+
+
+def test_text_model_with_exempt_front_end_trains_in_float64(floatx64):
+    keras.utils.set_random_seed(21)
+    texts = np.array(["good fine nice", "bad awful", "nice good", "awful bad bad", "fine", "bad"] * 4)
+    labels = np.array([1, 0, 1, 0, 1, 0] * 4, np.float64).reshape(-1, 1)
+    vec = layers.TextVectorization(output_sequence_length=4)
+    vec.adapt(texts)
+    ids = np.asarray(vec(texts))
+    assert ids.dtype.kind == "i"   # the exempt layer's integer output, as under float32
+    model = keras.Sequential([keras.Input((4,), dtype="int64"), layers.Embedding(vec.vocabulary_size(), 4, mask_zero=True),
+                              layers.GRU(4), layers.Dense(1, activation="sigmoid")])
+    model.compile(optimizer=keras.optimizers.Adam(0.05), loss="binary_crossentropy")
+    history = model.fit(ids, labels, epochs=10, batch_size=8, verbose=0)
+    assert history.history["loss"][-1] < 0.5 * history.history["loss"][0]
+    assert _all_float64(model)
+    assert np.all((model.predict(ids, verbose=0) > 0.5) == (labels > 0.5))
