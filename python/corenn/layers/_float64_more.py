@@ -4,18 +4,20 @@
     Rescaling             x * scale + offset
     Normalization         (x - mean) / max(sqrt(variance), 1e-7)  (invert: mean + x * std);
                           adapt computes in float64 and stores into the float64 weights
-    BatchNormalization    training: batch mean / biased variance, the moving statistics assigned
-                          moving * momentum + batch * (1 - momentum) in float64; else the moving ones
+    BatchNormalization    training: batch mean / biased variance (Keras 3's masked moments under a
+                          mask), the moving statistics assigned moving * momentum + batch *
+                          (1 - momentum) in float64; else the moving ones (axis -1, or 1 channels-first)
     GroupNormalization    per sample and group of channels;  UnitNormalization  x / sqrt(max(s, 1e-12))
     GaussianNoise / GaussianDropout / AlphaDropout / SpatialDropout1D/2D/3D: the float32 layers'
                           formulas with NumPy float64 draws (training only)
-    Identity, ActivityRegularization (the penalty is the graph's, as float32), RepeatVector,
+    Identity, ActivityRegularization (the penalty is the graph's: Regularizer.penalty in float64), RepeatVector,
     Permute, Masking, PReLU (alpha broadcast; float64 weight)
-    RNN (SimpleRNN, LSTM, GRU, and RNN of the built-in cells): the cell's call per step on float64
+    RNN (SimpleRNN, LSTM, GRU, RNN(cell)): the cell's call per step on float64
                           states (the cells' call is written with ops), go_backwards, masks,
                           return_sequences / return_state, initial_state, stateful, dropout
     TimeDistributed, Bidirectional: the wrapped layers' float64 calls
 
+A form sees the user's layout (channels-first data stays channels-first: base._float64_forward).
 The layers whose outputs are not float computations (Discretization, CategoryEncoding, Hashing,
 StringLookup, IntegerLookup, TextVectorization) are exempt (``_float64_exempt``, base.py).
 """
@@ -25,14 +27,13 @@ import numpy as np
 
 from . import base
 from .activation import PReLU
-from .core import Identity, Masking
+from .core import Identity, Masking, resolve_noise_shape
 from .embedding import Embedding
 from .normalization import BatchNormalization, GroupNormalization, UnitNormalization
 from .preprocessing import _EPSILON, Normalization, Rescaling
 from .regularization import (ActivityRegularization, AlphaDropout, GaussianDropout, GaussianNoise,
                              SpatialDropout2D)
 from .reshaping import Permute, RepeatVector
-from .core import resolve_noise_shape
 
 
 def _ops():
