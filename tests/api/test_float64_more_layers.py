@@ -524,3 +524,35 @@ def test_text_model_with_exempt_front_end_trains_in_float64(floatx64):
     assert history.history["loss"][-1] < 0.5 * history.history["loss"][0]
     assert _all_float64(model)
     assert np.all((model.predict(ids, verbose=0) > 0.5) == (labels > 0.5))
+
+
+@pytest.mark.parametrize("make", [
+    lambda: layers.Normalization(mean=[0.5] * 3, variance=[4.0] * 3),
+    lambda: layers.Rescaling(2.0, offset=1.0),
+    lambda: layers.BatchNormalization(moving_mean_initializer="random_normal", gamma_initializer="random_normal"),
+    lambda: layers.UnitNormalization(),
+    lambda: layers.GroupNormalization(1),
+    lambda: keras.Sequential([layers.RepeatVector(3), layers.LSTM(3)]),
+    lambda: keras.Sequential([layers.RepeatVector(3), layers.GRU(3, go_backwards=True)]),
+], ids=["Normalization", "Rescaling", "BatchNormalization", "UnitNormalization", "GroupNormalization", "LSTM", "GRU"])
+def test_second_derivative_through_float64_forms(floatx64, make):
+    """A PINN's u_xx through the layer (nested tapes), against float64 central differences."""
+    keras.utils.set_random_seed(22)
+    # (a random bias: the tanh features are not all 0 at x = 0, where unit normalization is singular)
+    model = keras.Sequential([keras.Input((1,)), layers.Dense(3, activation="tanh", bias_initializer="random_normal"),
+                              make(), layers.Dense(1)])
+    x = tf.constant(np.linspace(-1.0, 1.0, 7).reshape(-1, 1), dtype=tf.float64)
+    with tf.GradientTape() as outer:
+        outer.watch(x)
+        with tf.GradientTape() as inner:
+            inner.watch(x)
+            u = model(x)
+        ux = inner.gradient(u, x)
+    uxx = outer.gradient(ux, x)
+    assert str(uxx.dtype) == "float64"
+
+    def f(v):
+        return _np(model(tf.constant(v, dtype=tf.float64)))
+    xv, h, h2 = _np(x), 1e-5, 1e-4
+    np.testing.assert_allclose(_np(ux), (f(xv + h) - f(xv - h)) / (2 * h), rtol=1e-6, atol=1e-8)
+    np.testing.assert_allclose(_np(uxx), (f(xv + h2) - 2 * f(xv) + f(xv - h2)) / h2 ** 2, rtol=1e-5, atol=1e-6)

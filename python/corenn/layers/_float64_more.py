@@ -41,6 +41,13 @@ def _ops():
     return ops
 
 
+def _inv_sqrt(v):
+    """1 / sqrt(v) with ops whose gradients differentiate again (a PINN's u_xx through the layer;
+    ops.rsqrt's float64 gradient rule does not)."""
+    ops = _ops()
+    return ops.divide(1.0, ops.sqrt(v))
+
+
 def _wide(x):
     return _ops().cast(x, "float64")
 
@@ -144,7 +151,7 @@ def _batch_norm(self, inputs, training=None, mask=None):
                                     + np.asarray(var, np.float64) * (1.0 - mom))
     else:
         mean, var = self.moving_mean, self.moving_variance
-    inv = ops.rsqrt(ops.add(var, float(self.epsilon)))
+    inv = _inv_sqrt(ops.add(var, float(self.epsilon)))
     if self.scale:
         inv = ops.multiply(inv, self.gamma)
     y = ops.multiply(ops.subtract(x, ops.reshape(mean, kept)), ops.reshape(inv, kept))
@@ -165,7 +172,7 @@ def _group_norm(self, inputs, training=None):
     red = tuple(a for a in range(1, len(grouped)) if a != ax)   # all but the batch and the group axes
     mean = ops.mean(xg, axis=red, keepdims=True)
     var = ops.mean(ops.square(ops.subtract(xg, mean)), axis=red, keepdims=True)
-    y = ops.reshape(ops.multiply(ops.subtract(xg, mean), ops.rsqrt(ops.add(var, float(self.epsilon)))), shape)
+    y = ops.reshape(ops.multiply(ops.subtract(xg, mean), _inv_sqrt(ops.add(var, float(self.epsilon)))), shape)
     kept = tuple(c if a == ax else 1 for a in range(len(shape)))
     if self.scale:
         y = ops.multiply(y, ops.reshape(self.gamma, kept))
@@ -180,7 +187,7 @@ def _unit_norm(self, inputs, training=None):
     x = _wide(inputs)
     axes = tuple(self.axis) if isinstance(self.axis, list) else self.axis
     s = ops.sum(ops.square(x), axis=axes, keepdims=True)
-    return ops.multiply(x, ops.rsqrt(ops.maximum(s, 1e-12)))
+    return ops.multiply(x, _inv_sqrt(ops.maximum(s, 1e-12)))
 
 
 # -- noise and regularization -------------------------------------------------------------------
