@@ -556,3 +556,26 @@ def test_second_derivative_through_float64_forms(floatx64, make):
     xv, h, h2 = _np(x), 1e-5, 1e-4
     np.testing.assert_allclose(_np(ux), (f(xv + h) - f(xv - h)) / (2 * h), rtol=1e-6, atol=1e-8)
     np.testing.assert_allclose(_np(uxx), (f(xv + h2) - 2 * f(xv) + f(xv - h2)) / h2 ** 2, rtol=1e-5, atol=1e-6)
+
+
+def test_float64_stateful_gru_keeps_given_states_in_float64_and_fits(floatx64):
+    r = _rng(23)
+    x = r.standard_normal((4, 3, 2))
+    gru = layers.GRU(2, stateful=True)
+    model = keras.Sequential([keras.Input((3, 2), batch_size=4), gru, layers.Dense(1)])
+    h0 = r.standard_normal((4, 2)) * (1 + 1e-12)   # digits a float32 state would lose
+    gru.reset_states([h0])
+    assert str(gru.states[0].dtype) == "float64"
+    np.testing.assert_array_equal(_np(gru.states[0]), h0)
+    k, rk, b = (_np(v) for v in gru.get_weights())
+    y = _np(gru(x))
+    h = h0
+    for t in range(3):   # reset_after=True
+        xz, rz = x[:, t] @ k + b[0], h @ rk + b[1]
+        z, rr = _sig(xz[:, :2] + rz[:, :2]), _sig(xz[:, 2:4] + rz[:, 2:4])
+        h = z * h + (1 - z) * np.tanh(xz[:, 4:] + rr * rz[:, 4:])
+    np.testing.assert_allclose(y, h, rtol=1e-12, atol=1e-14)
+    np.testing.assert_allclose(_np(gru.states[0]), h, rtol=1e-12, atol=1e-14)
+    model.compile(optimizer="sgd", loss="mse")
+    model.fit(np.concatenate([x, x]), np.zeros((8, 1)), batch_size=4, epochs=1, shuffle=False, verbose=0)
+    assert str(gru.states[0].dtype) == "float64" and _all_float64(model)

@@ -284,7 +284,6 @@ def _prelu(self, inputs, training=None):
 def _rnn_run(self, inputs, training=None, mask=None):
     """The RNN's computation on float64 (see _rnn): (outputs as the layer returns them, final
     states)."""
-    from .. import kernels
     from .rnn_cells import _draw_dropout_masks, _state_sizes, _step
     ops = _ops()
     xs = list(inputs) if isinstance(inputs, (list, tuple)) else [inputs]
@@ -335,8 +334,7 @@ def _rnn_run(self, inputs, training=None, mask=None):
         mo = m[:, ::-1] if self.go_backwards and not self._output_in_input_order else m
         y = ops.multiply(y, _const(mo[:, :, None]))
     if self.stateful:   # the next call's initial states: float64 constants (no gradient across batches)
-        self._owner_dict()["states"] = [kernels.Tensor.from_numpy(np.array(s, dtype=np.float64, copy=True))
-                                        for s in states]
+        self._keep_states(states)
     return ([y] + list(states) if self.return_state else y), list(states)
 
 

@@ -737,7 +737,8 @@ class RNN(Layer):
     def _keep_states(self, final):
         """Keep copies of a stateful call's final states for the next call (constants there:
         no gradient flows from one batch into the previous one, as in Keras)."""
-        self._owner_dict()["states"] = [kernels.Tensor.from_numpy(np.array(s, dtype=np.float32, copy=True))
+        dt = np.float64 if self.variable_dtype == "float64" else np.float32   # a float64 RNN's states stay float64
+        self._owner_dict()["states"] = [kernels.Tensor.from_numpy(np.array(s, dtype=dt, copy=True))
                                         for s in final]
 
     def reset_states(self, states=None):
@@ -751,7 +752,8 @@ class RNN(Layer):
         if states is None:
             owner["states"] = None if batch is None else [kernels.zeros((batch,) + shp) for shp in shapes]
             return
-        states = [np.asarray(s, np.float32) for s in _as_state_list(states)]
+        states = [np.asarray(s, np.float64 if self.variable_dtype == "float64" else np.float32)
+                  for s in _as_state_list(states)]
         n = states[0].shape[0] if states and states[0].ndim >= 2 else None
         if len(states) != len(shapes) or any(s.shape != (n,) + shp for s, shp in zip(states, shapes)) or \
                 (batch is not None and n != batch):
