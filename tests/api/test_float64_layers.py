@@ -183,8 +183,8 @@ def test_float64_dropout_keeps_expected_scale(floatx64):
 
 
 def test_layer_without_float64_form_is_refused_by_name():
-    with pytest.raises(TypeError, match="LSTM.*float64"):
-        layers.LSTM(4, dtype="float64")
+    with pytest.raises(TypeError, match="MultiHeadAttention.*float64"):
+        layers.MultiHeadAttention(2, 4, dtype="float64")
     with pytest.raises(ValueError, match="set_floatx"):
         keras.backend.set_floatx("float16")
 

@@ -99,8 +99,8 @@ def test_float64_input_feeds_float32_layers():
 
 
 def test_float64_layers_without_a_float64_form_and_other_floatx_are_refused_by_name():
-    with pytest.raises(TypeError, match="LSTM 'wide': dtype 'float64' is not supported"):
-        layers.LSTM(3, dtype="float64", name="wide")
+    with pytest.raises(TypeError, match="ConvLSTM2D 'wide': dtype 'float64' is not supported"):
+        layers.ConvLSTM2D(2, 3, dtype="float64", name="wide")
     with pytest.raises(ValueError, match="set_floatx: dtype 'bfloat16'"):
         keras.config.set_floatx("bfloat16")
     keras.config.set_floatx("float32")

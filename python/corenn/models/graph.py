@@ -1055,12 +1055,10 @@ class Graph:
             grads[slot] = kernels.Tensor.from_numpy(np.asarray(have, np.float64) + np.asarray(g, np.float64))
             return
         shape = tuple(g.shape)
-        # a float64 layer's output gradient sums in float64 (one part may be float32: a float32 layer's dx)
-        dt = "float64" if "float64" in (have.dtype, g.dtype) else "float32"
         buf = self._sum_buffers.get(slot)
         if have is not buf:
-            if buf is None or tuple(buf.shape) != shape or buf.dtype != dt:
-                buf = self._sum_buffers[slot] = kernels.empty(shape, dt)
+            if buf is None or tuple(buf.shape) != shape:
+                buf = self._sum_buffers[slot] = kernels.empty(shape)
             _add(have, g, buf)
             grads[slot] = buf
         else:
@@ -1191,7 +1189,7 @@ def masked_row_weights(graph, k, out, rw):
 def _add(a, b, out):
     """out = a + b (equal shapes)."""
     fn = getattr(kernels, "binary_forward", None)
-    if fn is not None and a.dtype == b.dtype == out.dtype == "float32":
+    if fn is not None:
         fn("add", a, b, out=out)
     else:
         np.add(np.asarray(a), np.asarray(b), out=np.asarray(out))
