@@ -579,3 +579,20 @@ def test_float64_stateful_gru_keeps_given_states_in_float64_and_fits(floatx64):
     model.compile(optimizer="sgd", loss="mse")
     model.fit(np.concatenate([x, x]), np.zeros((8, 1)), batch_size=4, epochs=1, shuffle=False, verbose=0)
     assert str(gru.states[0].dtype) == "float64" and _all_float64(model)
+
+
+def test_encoding_front_ends_feed_float64_layers_in_a_model(floatx64):
+    inp = keras.Input((2,), dtype="int32")
+    dense = layers.Dense(1, kernel_initializer="ones")
+    model = keras.Model(inp, dense(layers.CategoryEncoding(5, output_mode="count")(inp)))
+    x = np.array([[1, 2], [3, 3], [0, 4], [1, 1]])
+    counts = np.stack([np.bincount(r, minlength=5) for r in x]).astype(np.float64)
+    y = model.predict(x, verbose=0)
+    assert y.dtype == np.float64
+    np.testing.assert_array_equal(y, counts @ np.ones((5, 1)))
+    model.compile(optimizer=keras.optimizers.SGD(0.1), loss="mse")
+    model.fit(x, np.zeros((4, 1)), batch_size=4, epochs=1, verbose=0)
+    # one SGD step on mean((c W)^2) from W = 1: dW = 2 c^T (c 1) / 4
+    np.testing.assert_allclose(_np(dense.kernel), 1.0 - 0.1 * 2 * counts.T @ (counts @ np.ones((5, 1))) / 4,
+                               rtol=1e-12)
+    assert str(dense.kernel.dtype) == "float64"
