@@ -91,6 +91,8 @@ def _cases():
         "group_norm": (lambda d: layers.GroupNormalization(2, dtype=d, gamma_initializer="random_normal",
                                                            beta_initializer="random_normal"), x2,
                        lambda x, w: _group_norm_ref(x, w, 2), {}),
+        "rms_norm": (lambda d: layers.RMSNormalization(dtype=d), x2,
+                     lambda x, w: x / np.sqrt((x ** 2).mean(-1, keepdims=True) + 1e-6) * w[0], {}),
         "unit_norm": (lambda d: layers.UnitNormalization(dtype=d), x2,
                       lambda x, w: x / np.sqrt((x ** 2).sum(-1, keepdims=True)), {}),
         "identity": (lambda d: layers.Identity(dtype=d), x2, lambda x, w: x, {}),
@@ -532,9 +534,11 @@ def test_text_model_with_exempt_front_end_trains_in_float64(floatx64):
     lambda: layers.BatchNormalization(moving_mean_initializer="random_normal", gamma_initializer="random_normal"),
     lambda: layers.UnitNormalization(),
     lambda: layers.GroupNormalization(1),
+    lambda: layers.RMSNormalization(),
     lambda: keras.Sequential([layers.RepeatVector(3), layers.LSTM(3)]),
     lambda: keras.Sequential([layers.RepeatVector(3), layers.GRU(3, go_backwards=True)]),
-], ids=["Normalization", "Rescaling", "BatchNormalization", "UnitNormalization", "GroupNormalization", "LSTM", "GRU"])
+], ids=["Normalization", "Rescaling", "BatchNormalization", "UnitNormalization", "GroupNormalization",
+                               "RMSNormalization", "LSTM", "GRU"])
 def test_second_derivative_through_float64_forms(floatx64, make):
     """A PINN's u_xx through the layer (nested tapes), against float64 central differences."""
     keras.utils.set_random_seed(22)

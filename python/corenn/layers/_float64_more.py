@@ -8,6 +8,7 @@
                           mask), the moving statistics assigned moving * momentum + batch *
                           (1 - momentum) in float64; else the moving ones (axis -1, or 1 channels-first)
     GroupNormalization    per sample and group of channels;  UnitNormalization  x / sqrt(max(s, 1e-12))
+    RMSNormalization      x / sqrt(mean(x^2) + epsilon) * scale
     GaussianNoise / GaussianDropout / AlphaDropout / SpatialDropout1D/2D/3D: the float32 layers'
                           formulas with NumPy float64 draws (training only)
     Identity, ActivityRegularization (the penalty is the graph's: Regularizer.penalty in float64), RepeatVector,
@@ -29,7 +30,7 @@ from . import base
 from .activation import PReLU
 from .core import Identity, Masking, resolve_noise_shape
 from .embedding import Embedding
-from .normalization import BatchNormalization, GroupNormalization, UnitNormalization
+from .normalization import BatchNormalization, GroupNormalization, RMSNormalization, UnitNormalization
 from .preprocessing import _EPSILON, Normalization, Rescaling
 from .regularization import (ActivityRegularization, AlphaDropout, GaussianDropout, GaussianNoise,
                              SpatialDropout2D)
@@ -179,6 +180,18 @@ def _group_norm(self, inputs, training=None):
     if self.center:
         y = ops.add(y, ops.reshape(self.beta, kept))
     return y
+
+
+@_form(RMSNormalization)
+def _rms_norm(self, inputs, training=None):
+    """Keras 3's RMSNormalization: x / sqrt(mean(x^2) + epsilon) * scale (the mean of squares, not
+    LayerNormalization(rms_scaling=True)'s centred variance, whose form the class would inherit)."""
+    ops = _ops()
+    x = _wide(inputs)
+    axes = tuple(self._normalized_axes(tuple(x.shape)))
+    kept = tuple(int(d) if a in axes else 1 for a, d in enumerate(x.shape))
+    ms = ops.mean(ops.square(x), axis=axes, keepdims=True)
+    return ops.multiply(ops.multiply(x, _inv_sqrt(ops.add(ms, float(self.epsilon)))), ops.reshape(self.gamma, kept))
 
 
 @_form(UnitNormalization)
