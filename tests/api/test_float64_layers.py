@@ -265,3 +265,28 @@ def test_float64_dense_is_not_quantized_and_says_why():
     assert {str(w.dtype) for w in model.weights} == {"float64"}
     with pytest.raises(NotImplementedError, match="float64"):
         model.layers[0].quantize("int8")
+
+
+def test_second_derivative_through_float64_layer_normalization(floatx64):
+    """u_xx through a float64 LayerNormalization (nested tapes) against central differences of u_x."""
+    model = keras.Sequential([keras.Input((2,)), layers.Dense(4, activation="tanh"), layers.LayerNormalization(),
+                              layers.Dense(1)])
+    x0 = np.random.default_rng(8).standard_normal((3, 2))
+
+    def first(xv):
+        x = tf.constant(xv, dtype=tf.float64)
+        with tf.GradientTape() as t:
+            t.watch(x)
+            u = model(x)
+        return _np(t.gradient(u, x))[:, 0]
+    x = tf.constant(x0, dtype=tf.float64)
+    with tf.GradientTape() as t2:
+        t2.watch(x)
+        with tf.GradientTape() as t1:
+            t1.watch(x)
+            u = model(x)
+        ux = t1.gradient(u, x)[:, 0]
+    uxx = _np(t2.gradient(ux, x))[:, 0]
+    e = np.zeros_like(x0)
+    e[:, 0] = 1e-5
+    np.testing.assert_allclose(uxx, (first(x0 + e) - first(x0 - e)) / 2e-5, rtol=1e-6, atol=1e-8)

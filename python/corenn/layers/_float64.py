@@ -160,7 +160,9 @@ def _layer_norm(self, inputs, training=None):
     kept = tuple(int(d) if a in axes else 1 for a, d in enumerate(x.shape))   # gamma's broadcast shape
     mean = ops.mean(x, axis=axes, keepdims=True)
     var = ops.mean(ops.square(ops.subtract(x, mean)), axis=axes, keepdims=True)
-    inv = ops.rsqrt(ops.add(var, float(self.epsilon)))
+    # 1 / sqrt, not ops.rsqrt: sqrt and divide are differentiated again by nested tapes (u_xx
+    # through the normalization), rsqrt's float64 rule is not
+    inv = ops.divide(1.0, ops.sqrt(ops.add(var, float(self.epsilon))))
     if self.rms_scaling:   # Keras 3.15's: the uncentred x over the standard deviation, times gamma
         return ops.multiply(ops.multiply(x, inv), ops.reshape(self.gamma, kept))
     y = ops.multiply(ops.subtract(x, mean), inv)
