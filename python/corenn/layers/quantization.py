@@ -457,7 +457,7 @@ def quantize_model(model, mode=None, config=None, filters=None, **kwargs):
     stay float."""
     import re
     import warnings
-    kwargs.pop("type_check", None)
+    type_check = kwargs.pop("type_check", True)   # passed on to each layer's quantize, as Keras does
     if kwargs:
         raise ValueError(f"Unrecognized keyword arguments passed to {type(model).__name__}: {kwargs}")
     if filters is not None and not (isinstance(filters, (str, list, tuple)) or callable(filters)):
@@ -502,7 +502,7 @@ def quantize_model(model, mode=None, config=None, filters=None, **kwargs):
                               stacklevel=3)
             continue
         try:
-            layer.quantize(mode, config=config)
+            layer.quantize(mode, type_check=type_check, config=config)
             changed.add(id(layer))
         except NotImplementedError as exc:
             warnings.warn(str(exc), stacklevel=3)
