@@ -221,3 +221,27 @@ def test_save_and_load_round_trip(tmp_path):
     np.testing.assert_array_equal(np.asarray(loaded(X)), np.array(
         [[0.023622050881385803, -0.11023623496294022, -3.000000476837158, 0.0]], np.float32))
     np.testing.assert_array_equal(np.asarray(loaded(X)), np.asarray(model(X)))
+
+
+def test_functional_model_called_before_quantize_runs_int8_call():
+    inp = keras.Input((4,))
+    scale = Scale()
+    model = keras.Model(inp, layers.Dense(2, kernel_initializer="ones", use_bias=False)(scale(inp)))
+    scale._kernel.assign(W)
+    np.testing.assert_allclose(model.predict(X, verbose=0), [[-1.85, -1.85]], rtol=1e-6)
+    model.quantize("int8")
+    # the graph made before quantize runs the int8 form: h = x * q / s (q = [63, -127, 32, 13]),
+    # then the int8 Dense of ones: h abs-max quantized per row, the integer sum, / (s_k s_h)
+    h = X * np.array([63, -127, 32, 13], np.float32) / np.float32(126.99998474121094)
+    eps = np.float32(1e-7)
+    s_h = np.float32(127) / (np.abs(h).max() + eps)
+    s_k = np.float32(127) / (np.float32(1) + eps)
+    acc = np.float32(np.clip(np.round(h * s_h), -127, 127).sum() * 127)
+    np.testing.assert_allclose(model.predict(X, verbose=0), np.full((1, 2), acc / (s_k * s_h)), rtol=1e-6)
+    np.testing.assert_array_equal(np.asarray(model(X)), model.predict(X, verbose=0))
+    # the input gradient through _int8_call is q / s
+    xv = corenn.Variable(X)
+    with corenn.GradientTape() as tape:
+        y = corenn.ops.sum(scale(xv))
+    np.testing.assert_allclose(np.asarray(tape.gradient(y, xv)),
+                               [np.array([63, -127, 32, 13]) / 126.99998474121094], rtol=1e-6)
