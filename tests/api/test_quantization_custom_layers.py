@@ -245,3 +245,13 @@ def test_functional_model_called_before_quantize_runs_int8_call():
         y = corenn.ops.sum(scale(xv))
     np.testing.assert_allclose(np.asarray(tape.gradient(y, xv)),
                                [np.array([63, -127, 32, 13]) / 126.99998474121094], rtol=1e-6)
+
+
+@pytest.mark.parametrize("method, kwargs", [("quantize", {"mode": "int8"}), ("quantized_build", {"input_shape": None, "mode": None}),
+                                            ("_int8_call", None), ("_int4_call", None), ("_float8_call", None)])
+def test_base_layer_hooks_raise(method, kwargs):
+    # Keras 3's layer_test: a bare built Layer implements none of them
+    layer = layers.Layer()
+    layer.built = True
+    with pytest.raises(NotImplementedError, match=f"^Layer Layer does not have a `{method}` method implemented.$"):
+        getattr(layer, method)(**kwargs) if kwargs else getattr(layer, method)(None)

@@ -860,6 +860,9 @@ class Layer:
     def quantize(self, mode=None, type_check=True, config=None):
         raise _not_implemented(self, "quantize")
 
+    def quantized_build(self, input_shape, mode):
+        raise _not_implemented(self, "quantized_build")
+
     def quantized_call(self, *args, **kwargs):
         """What a quantized layer runs instead of ``call``: ``_<mode>_call`` (Keras 3)."""
         mode = self.quantization_mode
