@@ -180,6 +180,32 @@ def test_dtype_policy_setter_on_builtin_dense():
     np.testing.assert_array_equal(np.asarray(dense.kernel), np.full((2, 3), 127))
 
 
+@pytest.mark.parametrize("policy, want", [
+    ("int8_from_float32", [("bias", "float32", (3,)), ("kernel", "int8", (2, 3)), ("kernel_scale", "float32", (3,))]),
+    ("int4/-1_from_float32", [("bias", "float32", (3,)), ("kernel", "int8", (2, 2)), ("kernel_scale", "float32", (3,))]),
+    ("int4/128_from_float32", [("bias", "float32", (3,)), ("kernel", "int8", (2, 2)), ("kernel_scale", "float32", (1, 3)),
+                               ("kernel_zero", "int8", (1, 3)), ("g_idx", "float32", (2,))])])
+def test_dtype_policy_setter_on_unbuilt_dense(policy, want):
+    # Keras 3.15: the policy set before the build makes the build quantized (same weights)
+    dense = layers.Dense(3)
+    dense.dtype_policy = policy
+    dense(np.ones((1, 2), np.float32))
+    assert dense.dtype_policy.name == policy
+    assert [(w.name, str(np.asarray(w).dtype), tuple(w.shape)) for w in dense.weights] == want
+
+
+def test_dtype_policy_setter_on_quantized_dense():
+    dense = layers.Dense(3)
+    dense(np.ones((1, 2), np.float32))
+    dense.dtype_policy = "int4/-1_from_float32"   # per channel, as the policy names
+    assert [tuple(w.shape) for w in dense.weights] == [(3,), (2, 2), (3,)]
+    dense.dtype_policy = "int4/-1_from_float32"   # the same policy again: nothing to do
+    # another mode on quantized weights: refused (Keras renames the policy over the int4 weights)
+    with pytest.raises(ValueError, match="needs the layer quantized by quantize"):
+        dense.dtype_policy = "int8_from_float32"
+    assert dense.dtype_policy.name == "int4/-1_from_float32"
+
+
 def test_del_of_a_weight_untracks_it():
     layer = Scale()
     layer(X)

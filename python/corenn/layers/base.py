@@ -422,6 +422,8 @@ class Layer:
             if self.built and self.quantization_mode is None:
                 from .quantization import policy_config
                 self.quantize(mode, config=policy_config(policy))
+            elif not self.built and self.quantization_mode is None:
+                self._set_quantized_dtype(policy)   # as dtype= would: its build makes the quantized form
             elif self.quantization_mode != mode or self.dtype_policy.name != policy.name:
                 raise ValueError(f"layer '{self.name}': dtype_policy {policy.name!r} needs the layer quantized by "
                                  f"quantize() (it is {self.dtype_policy.name!r}, built={self.built})")
