@@ -281,3 +281,84 @@ def test_base_layer_hooks_raise(method, kwargs):
     layer.built = True
     with pytest.raises(NotImplementedError, match=f"^Layer Layer does not have a `{method}` method implemented.$"):
         getattr(layer, method)(**kwargs) if kwargs else getattr(layer, method)(None)
+
+
+FIXTURES = __import__("pathlib").Path(__file__).resolve().parents[1] / "interop" / "keras_fixtures"
+
+
+@keras.saving.register_keras_serializable(package="CorennFixtures")
+class QuantScale(layers.Layer):
+    """tools/make_keras_fixtures.py's QuantScale (the guide's SimpleScale, its own store)."""
+
+    def build(self, input_shape):
+        if self.quantization_mode == "int8":
+            self._int8_build((input_shape[-1],))
+        else:
+            self._kernel = self.add_weight(name="kernel", shape=(input_shape[-1],), initializer="random_uniform")
+
+    def call(self, inputs, training=None):
+        return ops.multiply(inputs, self._kernel)
+
+    def quantize(self, mode, **kwargs):
+        if mode != "int8":
+            raise NotImplementedError(f"Unsupported quantization mode: {mode}")
+        q, scale = quantizers.abs_max_quantize(self._kernel, axis=0, dtype="int8", to_numpy=True)
+        shape = self._kernel.shape
+        del self._kernel
+        self._int8_build(shape)
+        self._kernel.assign(q)
+        self.scale.assign(ops.squeeze(scale, axis=0))
+        self._is_quantized = True
+        if self.dtype_policy.quantization_mode is None:
+            self.dtype_policy = dtype_policies.get(f"{mode}_from_{self.dtype_policy.name}")
+
+    def _int8_build(self, shape):
+        self._kernel = self.add_weight(name="kernel", shape=shape, initializer="zeros", dtype="int8",
+                                       trainable=False)
+        self.scale = self.add_weight(name="scale", initializer="ones", trainable=False)
+
+    def _int8_call(self, inputs, training=None):
+        return ops.divide(ops.multiply(inputs, self._kernel), self.scale)
+
+    def save_own_variables(self, store):
+        if self.built:
+            store["0"] = self._kernel
+            if self.quantization_mode == "int8":
+                store["1"] = self.scale
+
+    def load_own_variables(self, store):
+        if self.built:
+            self._kernel.assign(store["0"])
+            if self.quantization_mode == "int8":
+                self.scale.assign(store["1"])
+
+
+def test_keras_written_custom_quantized_layer_loads_and_round_trips(tmp_path):
+    # written by Keras 3.15.1 (tools/make_keras_fixtures.py --only custom_quantized_layer): the
+    # user layer's config carries autocast and its QuantizedDTypePolicy, its store int8 + scale
+    import json
+    import zipfile
+    import h5py
+    model = keras.saving.load_model(str(FIXTURES / "custom_quantized_layer.keras"))
+    with np.load(FIXTURES / "custom_quantized_layer.expected.npz") as data:
+        x, y = data["x0"].astype(np.float32), data["y"]
+    np.testing.assert_allclose(model.predict(x, verbose=0), y, rtol=1e-5, atol=1e-6)
+    layer = model.layers[0]
+    assert type(layer) is QuantScale and layer.dtype_policy.name == "int8_from_float32"
+    q = np.asarray(layer._kernel)
+    assert q.dtype == np.int8 and np.abs(q).max() == 127
+    # written again as a Keras 3 archive: the policy and the layer's own store as Keras wrote them
+    path = str(tmp_path / "again.keras")
+    model.save(path, save_format="keras3")
+    with zipfile.ZipFile(path) as z:
+        spec = json.loads(z.read("config.json"))["config"]["layers"][1]
+        z.extract("model.weights.h5", tmp_path)
+    assert spec["registered_name"] == "CorennFixtures>QuantScale"
+    assert spec["config"]["dtype"]["class_name"] == "QuantizedDTypePolicy"
+    assert spec["config"]["dtype"]["config"] == {"mode": "int8", "source_name": "float32"}
+    with h5py.File(tmp_path / "model.weights.h5") as f:
+        group = f["layers/quant_scale/vars"]   # Keras names the group by the class
+        assert sorted(group) == ["0", "1"] and group["0"].dtype == np.int8
+        np.testing.assert_array_equal(group["0"][()], q)
+    again = keras.saving.load_model(path)
+    np.testing.assert_array_equal(again.predict(x, verbose=0), model.predict(x, verbose=0))
