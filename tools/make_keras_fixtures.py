@@ -342,6 +342,61 @@ def quantized():
                              layers.Dense(4, activation="softmax")], name="quantized"), [x.astype("int32")]
 
 
+@keras.saving.register_keras_serializable(package="CorennFixtures")
+class QuantScale(layers.Layer):
+    """The keras.io guide's SimpleScale (writing_quantization_compatible_layers): a user layer
+    with its own int8 hooks and variable store (tests/interop defines the same class)."""
+
+    def build(self, input_shape):
+        if self.quantization_mode == "int8":
+            self._int8_build((input_shape[-1],))
+        else:
+            self._kernel = self.add_weight(name="kernel", shape=(input_shape[-1],), initializer="random_uniform")
+
+    def call(self, inputs, training=None):
+        return keras.ops.multiply(inputs, self._kernel)
+
+    def quantize(self, mode, **kwargs):
+        if mode != "int8":
+            raise NotImplementedError(f"Unsupported quantization mode: {mode}")
+        q, scale = keras.quantizers.abs_max_quantize(self._kernel, axis=0, dtype="int8", to_numpy=True)
+        shape = self._kernel.shape
+        del self._kernel
+        self._int8_build(shape)
+        self._kernel.assign(q)
+        self.scale.assign(keras.ops.squeeze(scale, axis=0))
+        self._is_quantized = True
+        if self.dtype_policy.quantization_mode is None:
+            self.dtype_policy = keras.dtype_policies.get(f"{mode}_from_{self.dtype_policy.name}")
+
+    def _int8_build(self, shape):
+        self._kernel = self.add_weight(name="kernel", shape=shape, initializer="zeros", dtype="int8",
+                                       trainable=False)
+        self.scale = self.add_weight(name="scale", initializer="ones", trainable=False)
+
+    def _int8_call(self, inputs, training=None):
+        return keras.ops.divide(keras.ops.multiply(inputs, self._kernel), self.scale)
+
+    def save_own_variables(self, store):
+        if self.built:
+            store["0"] = self._kernel
+            if self.quantization_mode == "int8":
+                store["1"] = self.scale
+
+    def load_own_variables(self, store):
+        if self.built:
+            self._kernel.assign(store["0"])
+            if self.quantization_mode == "int8":
+                self.scale.assign(store["1"])
+
+
+def custom_quantized_layer():
+    """A user layer quantized by its own hooks (QuantScale) before an int8 Dense: the layer's
+    QuantizedDTypePolicy in its config, its own store (int8 kernel, scale) in the archive."""
+    return keras.Sequential([keras.Input((4,)), QuantScale(name="scale"), layers.Dense(3)],
+                            name="custom_quantized_layer"), [RNG.normal(size=(5, 4))]
+
+
 def quantized_int4(block_size):
     """Post-training int4 quantization (model.quantize("int4"), after randomize; Keras 3.15:
     weight-only, packed int4 kernels, per group of ``block_size`` rows with a zero point, or per
@@ -386,6 +441,7 @@ NEW_MODELS = {"ops_model": (ops_model, ("keras",)), "nested": (nested, ("keras",
               "applications_layers": (applications_layers, ("keras", "weights")),
               "nested_sequential": (nested_sequential, ("keras", "h5")),
               "quantized": (quantized, ("keras",)),
+              "custom_quantized_layer": (custom_quantized_layer, ("keras",)),
               "float64_mlp": (float64_mlp, ("keras", "weights")),
               "quantized_int4_128": ((lambda: quantized_int4(128)), ("keras",)),
               "quantized_int4_b3": ((lambda: quantized_int4(3)), ("keras",)),
@@ -423,7 +479,7 @@ def main(out_dir, only=None):
             continue
         randomize(model)
         step = train_and_step(model) if name.startswith("compiled_") else None
-        if name == "quantized":
+        if name in ("quantized", "custom_quantized_layer"):
             model.quantize("int8")
         if name.startswith("quantized_int4"):
             model.quantize("int4", config=keras.quantizers.Int4QuantizationConfig(block_size=model._int4_block_size))

@@ -208,6 +208,9 @@ def layer_policy(dtype, who):
         return global_policy()
     if isinstance(dtype, DTypePolicy):
         return dtype
+    quantized = quantized_policy(dtype)   # "int8_from_float32", Keras' serialized policy (a saved
+    if quantized is not None:             # quantized user layer's config): the layer builds int8
+        return quantized
     name = str(getattr(dtype, "name", None) or np.dtype(dtype).name if not isinstance(dtype, str) else dtype)
     if name == "double":
         name = "float64"

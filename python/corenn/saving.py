@@ -1314,7 +1314,7 @@ def _without_storage(layer, real=False):
         if name is not None and not isinstance(name, str):  # Keras 3 order: add_weight(shape, ...)
             name, shape = None, name
         if shape is None:
-            raise ValueError(f"layer '{layer.name}': add_weight without a shape")
+            shape = ()   # Keras 3: a scalar (Layer.add_weight's default too)
         name = name or f"variable_{len(layer._params)}"
         shape = tuple(shape)
         if len(shape) > _MAX_RANK or not all(

@@ -246,7 +246,13 @@ def _layer_config(spec, where, tf_keras2=False):
         if not isinstance(config, dict):
             raise _BadConfig(f"{where} ({name}): 'config' is not a JSON object")
         out = dict(config)
-        if "dtype" in out:
+        if out.get("autocast", True) is True:
+            out.pop("autocast", None)   # Keras' base config key; True is what corenn's layers do
+        if _is_quantized_policy(out["dtype"] if "dtype" in out else None):
+            # a layer quantized by its own hooks (quantize / _int8_call): the policy as Keras wrote
+            # it, which Layer takes (mixed_precision.quantized_policy) and its build reads
+            pass
+        elif "dtype" in out:
             dtype = _dtype_name(out["dtype"], where)
             if dtype not in (None, "float32", "float64"):
                 raise _BadConfig(f"{where}: dtype {dtype!r} is not supported (float32 or float64 only)")
@@ -766,7 +772,9 @@ def _keras3_layer_spec(spec, where):
     if "_user_class" in spec:   # Keras finds it by its registered name or its module, as Keras writes it
         from .saving import get_registered_name
         cls = spec["_user_class"]
-        config = dict(spec["config"], dtype=_KERAS3_DTYPE)
+        # a layer quantized by its own hooks keeps its policy (its build reads it in Keras too)
+        dtype = spec["config"].get("dtype")
+        config = dict(spec["config"], dtype=dtype if _is_quantized_policy(dtype) else _KERAS3_DTYPE)
         keras_module = getattr(cls, "_keras_module", None)   # keras.applications' own layers
         return {"module": keras_module or cls.__module__, "class_name": name, "config": config,
                 "registered_name": name if keras_module else get_registered_name(cls)}

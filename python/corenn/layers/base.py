@@ -415,7 +415,24 @@ class Layer:
 
     @dtype_policy.setter
     def dtype_policy(self, value):
-        self._dtype_policy = _mixed_precision.layer_policy(value, type(self).__name__)
+        policy = _mixed_precision.layer_policy(value, type(self).__name__)
+        mode = policy.quantization_mode
+        if mode is not None and hasattr(type(self), "_quantizes"):
+            # a built-in quantizable layer: its quantize sets the policy with its weights
+            if self.built and self.quantization_mode is None:
+                from .quantization import policy_config
+                self.quantize(mode, config=policy_config(policy))
+            elif not self.built and self.quantization_mode is None:
+                self._set_quantized_dtype(policy)   # as dtype= would: its build makes the quantized form
+            elif self.quantization_mode != mode or self.dtype_policy.name != policy.name:
+                raise ValueError(f"layer '{self.name}': dtype_policy {policy.name!r} needs the layer quantized by "
+                                 f"quantize() (it is {self.dtype_policy.name!r}, built={self.built})")
+            return
+        self._dtype_policy = policy
+        if mode is not None and self.built and not self.__dict__.get("_is_quantized"):
+            # Keras: a quantized policy set on a built layer quantizes it (a user's quantize
+            # sets _is_quantized before it sets the policy, so this does not recurse)
+            self.quantize(mode)
 
     @property
     def compute_dtype(self):
@@ -837,6 +854,57 @@ class Layer:
                                  f"{tuple(value.shape)}")
             w.assign(value.astype(np.float32) if value.dtype != np.float32 else value)
 
+    # -- Keras 3's quantization hooks, for a user's layer (ARCHITECTURE.md 4b) ----------------
+    # Dense, EinsumDense and Embedding quantize themselves (layers/quantization.py). A user's
+    # layer implements ``quantize(mode, **kwargs)`` (make its quantized weights, set
+    # ``_is_quantized``, then a quantized ``dtype_policy``), ``_int8_call`` etc., and its build
+    # reads ``quantization_mode`` (set from the saved policy before a loaded layer builds).
+
+    @property
+    def quantization_mode(self):
+        """The layer's quantization mode ("int8", "int4" ...), None when it is not quantized."""
+        return self.dtype_policy.quantization_mode
+
+    def quantize(self, mode=None, type_check=True, config=None):
+        raise _not_implemented(self, "quantize")
+
+    def quantized_build(self, input_shape, mode):
+        raise _not_implemented(self, "quantized_build")
+
+    def quantized_call(self, *args, **kwargs):
+        """What a quantized layer runs instead of ``call``: ``_<mode>_call`` (Keras 3)."""
+        mode = self.quantization_mode
+        if mode not in _mixed_precision.QUANTIZATION_MODES:
+            raise NotImplementedError(f"Invalid quantization mode. Expected one of "
+                                      f"{_mixed_precision.QUANTIZATION_MODES}. Received: quantization_mode={mode}")
+        return getattr(self, f"_{mode}_call")(*args, **kwargs)
+
+    def _int8_call(self, *args, **kwargs):
+        raise _not_implemented(self, "_int8_call")
+
+    def _int4_call(self, *args, **kwargs):
+        raise _not_implemented(self, "_int4_call")
+
+    def _float8_call(self, *args, **kwargs):
+        raise _not_implemented(self, "_float8_call")
+
+    def _gptq_call(self, *args, **kwargs):
+        raise _not_implemented(self, "_gptq_call")
+
+    def _awq_call(self, *args, **kwargs):
+        raise _not_implemented(self, "_awq_call")
+
+    def __delattr__(self, name):
+        value = self.__dict__.get(name)
+        super().__delattr__(name)
+        if isinstance(value, kernels.Tensor) and value.__dict__.get("_is_variable"):
+            # Keras untracks a deleted variable: a user's quantize deletes its float kernel before
+            # making the int8 one, which must leave `weights` and the saved variables
+            d = self.__dict__
+            d["_params"] = [p for p in d.get("_params", ()) if p.value is not value]
+            (d.get("_var_params") or {}).pop(id(value), None)
+            d.get("_buffers", {}).clear()
+
     def save_assets(self, dir_path):
         """Keras 3: write files this layer needs into ``dir_path`` (nothing by default); an
         override's files are saved in the model file and handed to ``load_assets``."""
@@ -972,10 +1040,15 @@ class Layer:
             "_dict_input_keys")
         if keys is not None and isinstance(x, list) and len(x) == len(keys):
             x = dict(zip(keys, x))
+        # a quantized user layer runs quantized_call (its _int8_call ...), as Keras' __call__
+        # (read without the dtype_policy property, which makes a policy for a layer given none)
+        d = self.__dict__
+        policy = d.get("_dtype_policy") or d.get("_owner", self).__dict__.get("_dtype_policy")
+        call = self.call if policy is None or policy.quantization_mode is None else self.quantized_call
         try:
             if self.__dict__.get("_positional_inputs") and isinstance(x, list):
-                return self.call(*x, **kwargs)
-            return self.call(x, **kwargs)
+                return call(*x, **kwargs)
+            return call(x, **kwargs)
         finally:
             _CALL_TRAINING.stack = outer
 
@@ -1434,6 +1507,8 @@ class Layer:
                 cls.consumes_mask = True
         if "call" in cls.__dict__ and "forward" not in cls.__dict__ and cls.forward is not Layer.forward:
             _call_replaces_builtin(cls)
+        if "quantize" in cls.__dict__ and not getattr(cls.__dict__["quantize"], "_checks_args", False):
+            cls.quantize = _checked_quantize(cls.__dict__["quantize"])
 
     def _data_call(self, inputs, training):
         tape = _graph_modules()[1].recording_tape()
@@ -1652,6 +1727,10 @@ class Layer:
         policy = self.__dict__.get("_dtype_policy")
         if policy is not None and policy.name == "float64":
             cfg["dtype"] = "float64"   # (the other policies compute in float32: their files stay as they were)
+        if policy is not None and policy.quantization_mode is not None:
+            # Keras' serialized QuantizedDTypePolicy: a loaded user layer builds its quantized form
+            from ..keras.dtype_policies import serialize
+            cfg["dtype"] = serialize(policy)
         if self._declared_input_shape is not None:
             cfg["input_shape"] = self._declared_input_shape
         if self.activity_regularizer is not None:
@@ -2246,3 +2325,24 @@ def _call_takes_positional(fn):
     return sum(p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD) and p.name not in ("training", "mask")
                for p in params)
 
+
+
+def _not_implemented(layer, method):
+    """Keras 3's error for a quantization hook a layer does not implement."""
+    return NotImplementedError(f"Layer {type(layer).__name__} does not have a `{method}` method implemented.")
+
+
+def _checked_quantize(quantize):
+    """A layer class's own ``quantize`` behind Keras 3's checks (its ``quantize_wrapper``): the
+    mode is valid, the layer built and not yet quantized (``_is_quantized``); a string config
+    names the mode, and a missing config is the mode's default config object."""
+    @functools.wraps(quantize)
+    def checked(self, mode=None, config=None, **kwargs):
+        from .quantization import check_user_quantize_args
+        mode, config = check_user_quantize_args(self, mode, config)
+        return quantize(self, mode=mode, config=config, **kwargs)
+    checked._checks_args = True
+    return checked
+
+
+Layer.quantize = _checked_quantize(Layer.quantize)   # (Keras checks the arguments of every layer's)

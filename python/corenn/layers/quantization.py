@@ -407,6 +407,37 @@ def check_quantize_args(layer, mode, config):
     check_mode(mode)
 
 
+def check_user_quantize_args(layer, mode, config):
+    """Keras 3's checks before a layer class's own ``quantize`` runs (its quantize_wrapper), as
+    (mode, config): a string config names the mode, a missing one is the mode's default config
+    object (Int8QuantizationConfig() ...); then the mode must be one Keras names, the layer built
+    and not yet quantized (``_is_quantized``, which the layer's quantize sets)."""
+    if isinstance(config, str):
+        mode, config = config, None
+    if config is not None and mode is None:
+        mode = getattr(config, "mode", None)
+    if mode not in QUANTIZATION_MODES:
+        raise ValueError(f"Invalid quantization mode. Expected one of {QUANTIZATION_MODES}. Received: mode={mode}")
+    if config is None and mode in ("int8", "int4"):
+        from ..keras.quantizers import Int4QuantizationConfig, Int8QuantizationConfig
+        config = Int8QuantizationConfig() if mode == "int8" else Int4QuantizationConfig()
+    if not layer.built:
+        raise ValueError(f"Cannot quantize a layer that isn't yet built. Layer '{layer.name}' (of type "
+                         f"'{type(layer).__name__}') is not built yet.")
+    if layer.__dict__.get("_is_quantized"):
+        raise ValueError(f"Layer '{layer.name}' is already quantized with dtype_policy="
+                         f"'{layer.dtype_policy.name}'. Received: mode={mode}")
+    return mode, config
+
+
+def policy_config(policy):
+    """The quantize() config that gives a built-in layer ``policy`` (its int4 block size)."""
+    if policy.quantization_mode != "int4":
+        return None
+    from ..keras.quantizers import Int4QuantizationConfig
+    return Int4QuantizationConfig(block_size=policy.block_size)
+
+
 def _config_name(config):
     return config.get("class_name") if isinstance(config, dict) else type(config).__name__
 
@@ -429,7 +460,7 @@ def quantize_model(model, mode=None, config=None, filters=None, **kwargs):
     stay float."""
     import re
     import warnings
-    kwargs.pop("type_check", None)
+    type_check = kwargs.pop("type_check", True)   # passed on to each layer's quantize, as Keras does
     if kwargs:
         raise ValueError(f"Unrecognized keyword arguments passed to {type(model).__name__}: {kwargs}")
     if filters is not None and not (isinstance(filters, (str, list, tuple)) or callable(filters)):
@@ -459,14 +490,22 @@ def quantize_model(model, mode=None, config=None, filters=None, **kwargs):
             return any(re.search(f, layer.name) for f in filters)
         return bool(filters(layer))
 
+    from .base import Layer
     changed = set()
     for layer in model.submodules:
         if getattr(layer, "_is_corenn_model", False) or not hasattr(layer, "quantize") or layer._sublayers():
             continue
         if not wanted(layer):
             continue
+        if type(layer).quantize is Layer.quantize:
+            # no quantized form: Keras warns for every such layer and goes on; corenn warns for
+            # a user's layer only (its built-in ones, Dropout, Flatten ..., stay float silently)
+            if not type(layer).__module__.startswith("corenn."):
+                warnings.warn(f"Layer {type(layer).__name__} does not have a `quantize` method implemented.",
+                              stacklevel=3)
+            continue
         try:
-            layer.quantize(mode, config=config)
+            layer.quantize(mode, type_check=type_check, config=config)
             changed.add(id(layer))
         except NotImplementedError as exc:
             warnings.warn(str(exc), stacklevel=3)
