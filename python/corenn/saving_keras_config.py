@@ -774,7 +774,8 @@ def _keras3_layer_spec(spec, where):
         cls = spec["_user_class"]
         # a layer quantized by its own hooks keeps its policy (its build reads it in Keras too)
         dtype = spec["config"].get("dtype")
-        config = dict(spec["config"], dtype=dtype if _is_quantized_policy(dtype) else _KERAS3_DTYPE)
+        config = dict(spec["config"], dtype=dtype if _is_quantized_policy(dtype) else
+                      _KERAS3_DTYPE64 if dtype == "float64" else _KERAS3_DTYPE)
         keras_module = getattr(cls, "_keras_module", None)   # keras.applications' own layers
         return {"module": keras_module or cls.__module__, "class_name": name, "config": config,
                 "registered_name": name if keras_module else get_registered_name(cls)}

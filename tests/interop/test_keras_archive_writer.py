@@ -73,3 +73,29 @@ def test_archive_refusals_come_before_writing(tmp_path):
     with pytest.raises(ValueError, match="save_format='keras3' does not match"):
         corenn.saving.save_model(model, tmp_path / "m.h5", save_format="keras3")
     assert os.listdir(tmp_path) == []
+
+
+@corenn.saving.register_keras_serializable(package="archive_writer_test")
+class _ScaleFloat64(layers.Layer):
+    def build(self, shape):
+        self.w = self.add_weight(shape=(shape[-1],), initializer="ones")
+
+    def call(self, x):
+        return x * self.w
+
+
+def test_float64_layers_are_written_with_keras_float64_policy(tmp_path):
+    """A built-in and a user's float64 layer are written with Keras' DTypePolicy float64 (a user
+    layer's dtype was written as float32) and load back as float64 layers, bit-exactly."""
+    x = corenn.Input((3,), dtype="float64")
+    model = corenn.Model(x, layers.Dense(2, dtype="float64", name="wide")(_ScaleFloat64(dtype="float64", name="scale")(x)))
+    out = tmp_path / "m.keras"
+    corenn.saving.save_model(model, out, save_format="keras3")
+    config = json.loads(_members(out)["config.json"])
+    policies = {l["config"]["name"]: l["config"].get("dtype") for l in config["config"]["layers"]}
+    for name in ("wide", "scale"):
+        assert policies[name]["class_name"] == "DTypePolicy" and policies[name]["config"]["name"] == "float64"
+    back = corenn.models.load_model(out)
+    assert {str(w.dtype) for w in back.weights} == {"float64"}
+    data = np.random.default_rng(0).standard_normal((4, 3))
+    np.testing.assert_array_equal(back.predict(data, verbose=0), model.predict(data, verbose=0))
