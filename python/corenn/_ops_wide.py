@@ -116,7 +116,7 @@ def _record(rule, inputs, output, desc=None):
 
 # what op_gradients.vjp differentiates again (its _unary / _activation)
 _VJP_UNARY = frozenset({"negative", "exp", "log", "sqrt", "square", "abs", "reciprocal", "sin", "cos"})
-_VJP_ACTIVATIONS = frozenset({"relu", "leaky_relu", "tanh", "sigmoid", "elu", "softplus", "swish"})
+_VJP_ACTIVATIONS = frozenset({"relu", "leaky_relu", "tanh", "sigmoid", "elu", "softplus", "swish", "gelu"})
 
 
 def unary(op, x, f, df=None, desc=None):

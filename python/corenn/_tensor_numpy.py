@@ -14,6 +14,8 @@ runs on the Tensors that layers and models return.
   the weight sees the new value; a read-only Tensor refuses) and ``w.value`` is the Tensor itself.
   Writes are not differentiated, as in Keras.
 """
+import threading
+
 import numpy as np
 
 from . import ops
@@ -25,7 +27,7 @@ _UFUNC_OPS = {
     np.true_divide: ops.divide, np.power: ops.power, np.maximum: ops.maximum,
     np.minimum: ops.minimum, np.negative: ops.negative, np.exp: ops.exp, np.log: ops.log,
     np.sqrt: ops.sqrt, np.square: ops.square, np.absolute: ops.abs, np.tanh: ops.tanh,
-    np.matmul: ops.matmul,
+    np.matmul: ops.matmul, np.sin: ops.sin, np.cos: ops.cos, np.sinh: ops.sinh, np.cosh: ops.cosh,
 }
 
 
@@ -33,10 +35,33 @@ def _plain(x):
     return np.asarray(x) if isinstance(x, Tensor) else x
 
 
+class _UfuncMode(threading.local):
+    strict = False
+
+
+# op_gradients evaluates an op's NumPy derivative formula on Tensors (so a nested tape records it):
+# there a ufunc with no op (which would give a constant array, a silently wrong derivative) raises
+_UFUNC_MODE = _UfuncMode()
+
+
+class ufuncs_as_ops:
+    """``with ufuncs_as_ops():`` NumPy ufuncs on Tensors must be ops (recorded); any other raises
+    NotImplementedError naming it."""
+
+    def __enter__(self):
+        self.was, _UFUNC_MODE.strict = _UFUNC_MODE.strict, True
+
+    def __exit__(self, *exc):
+        _UFUNC_MODE.strict = self.was
+        return False
+
+
 def _array_ufunc(self, ufunc, method, *inputs, **kwargs):
     fn = _UFUNC_OPS.get(ufunc)
     if fn is not None and method == "__call__" and not kwargs:
         return fn(*inputs)
+    if _UFUNC_MODE.strict:
+        raise NotImplementedError(f"np.{ufunc.__name__}")
     inputs = tuple(_plain(x) for x in inputs)
     if "out" in kwargs:
         kwargs["out"] = tuple(_plain(x) for x in kwargs["out"])

@@ -14,7 +14,9 @@ rule here is built only from ops that have a rule here, so any order of differen
     divide                 dy / b,  -dy * a / b^2
     power (y = a^b)        dy * b * a^(b-1),  dy * y * log a
     maximum / minimum      dy where a wins (ties and NaN to a, as the kernel), else to b
-    unary f                dy * f'(x), f' from x or y (exp: y, tanh: 1 - y^2, ...)
+    unary f                dy * f'(x), f' from x or y (exp: y, tanh: 1 - y^2, ...); the NumPy-formula
+                           ops (erf, sinh, log1p, rsqrt ...: ops._DIFFERENTIABLE_AGAIN) evaluate their
+                           derivative formula on Tensors, its NumPy ufuncs as ops (unary_np)
     sum / mean             dy broadcast back (/ count)
     max / min              dy to the positions holding the extreme, split among ties
     reshape / transpose    dy reshaped / transposed back
@@ -130,6 +132,10 @@ def _activation(kind, alpha, x, y, dy):
         return ops.multiply(dy, ops.add(s, ops.multiply(x, ops.multiply(s, ops.subtract(1.0, s)))))
     if kind == "exponential":
         return ops.multiply(dy, y)
+    if kind == "gelu":   # exact: Phi(x) + x phi(x), Phi(x) = (1 + erf(x / sqrt 2)) / 2
+        cdf = ops.multiply(0.5, ops.add(1.0, ops.erf(ops.multiply(x, 1.0 / np.sqrt(2.0)))))
+        pdf = ops.multiply(1.0 / np.sqrt(2.0 * np.pi), ops.exp(ops.multiply(-0.5, ops.square(x))))
+        return ops.multiply(dy, ops.add(cdf, ops.multiply(x, pdf)))
     if kind == "softmax":   # over the last axis: y (dy - sum(dy y))
         return ops.multiply(y, ops.subtract(dy, ops.sum(ops.multiply(dy, y), axis=-1, keepdims=True)))
     if kind == "log_softmax":   # dy - softmax * sum(dy)
@@ -230,6 +236,11 @@ def vjp(op, inputs, outputs, dys):
         return _binary(args[0], inputs[0], inputs[1], outputs[0], dy)
     if name == "unary":
         return [_unary(args[0], inputs[0], outputs[0], dy)]
+    if name == "unary_np":   # dy * df(x, y), the op's NumPy derivative formula evaluated with ops
+        from ._tensor_numpy import ufuncs_as_ops
+        with ufuncs_as_ops():
+            d = args[0](inputs[0], outputs[0])
+        return [ops.multiply(dy, d)]
     if name == "activation":
         return [_activation(args[0], args[1], inputs[0], outputs[0], dy)]
     if name == "reduce":

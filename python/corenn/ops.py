@@ -1443,8 +1443,11 @@ def _unary_np(op, x, f, df=None):
     df None: no derivative (the result is a constant for the tape). On a float64 tensor the
     result is float64 (a float16 one's is rounded to float16), as Keras."""
     wide = _wide.result_float(x)
+    # the ops whose derivative formula is NumPy ufuncs and arithmetic only: op_gradients evaluates it
+    # on Tensors (ops), so a nested tape differentiates them again (a PINN's erf, sinh, log1p)
+    desc = ("unary_np", df) if op in _DIFFERENTIABLE_AGAIN and df is not None else None
     if wide == "float64":
-        return _wide.unary(op, x, f, df)
+        return _wide.unary(op, x, f, df, desc)
     if wide == "float16":
         return _wide.narrow(_unary_np(op, _to_f32(x, op), f, df), wide)
     x = _f32(x, op)
@@ -1454,8 +1457,13 @@ def _unary_np(op, x, f, df=None):
         def rule(dys):
             with np.errstate(all="ignore"):
                 return [_t(_np64(dys[0]) * df(_np64(x), _np64(y)))]
-        _record(rule, [x], [y])
+        _record(rule, [x], [y], desc)
     return y
+
+
+_DIFFERENTIABLE_AGAIN = frozenset({"erf", "erfc", "log1p", "expm1", "exp2", "log2", "log10", "rsqrt", "tan", "sinh",
+                                   "cosh", "arcsin", "arccos", "arctan", "arcsinh", "arccosh", "arctanh", "cbrt",
+                                   "gelu"})
 
 
 def _binary_np(op, x1, x2, f, dfa=None, dfb=None):

@@ -266,3 +266,56 @@ def test_a_model_called_twice_under_one_tape_keeps_its_layers_options():
     gw = tape.gradient(loss, disc.layers[1].kernel).numpy()
     expect = sum(f64(x).T @ np.where(f64(x) @ w + bias > 0, 1.0, 0.2) for x in (a, b))
     np.testing.assert_allclose(gw, expect, rtol=1e-5, atol=1e-6)
+
+
+@pytest.mark.parametrize("name", ["erf", "erfc", "log1p", "expm1", "rsqrt", "tan", "sinh", "cosh", "atan", "asinh",
+                                  "acos", "atanh", "cbrt", "gelu", "gelu_tanh", "l2_normalize"])
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_second_derivatives_of_numpy_formula_ops(name, dtype):
+    """The ops computed by NumPy formulas (erf, sinh, log1p ... a PINN's residual terms) are
+    differentiated twice: d2/dx2 sum(f(x)) against central differences of the first derivative."""
+    fns = {"erf": tf.math.erf, "erfc": tf.math.erfc, "log1p": tf.math.log1p, "expm1": tf.math.expm1,
+           "rsqrt": tf.math.rsqrt, "tan": tf.math.tan, "sinh": tf.math.sinh, "cosh": tf.math.cosh,
+           "atan": tf.math.atan, "asinh": tf.math.asinh, "acos": tf.math.acos, "atanh": tf.math.atanh,
+           "cbrt": lambda v: tf.experimental.numpy.cbrt(v) if hasattr(tf.experimental, "numpy") else tf.keras.ops.cbrt(v),
+           "gelu": tf.nn.gelu, "gelu_tanh": lambda v: tf.nn.gelu(v, approximate=True),
+           "l2_normalize": lambda v: tf.math.l2_normalize(v, axis=-1)}
+    f = fns[name]
+    x0 = np.array([[0.3, 0.55], [0.2, 0.7]])
+
+    def first(xv):
+        x = tf.constant(xv, dtype="float64")
+        with tf.GradientTape() as t:
+            t.watch(x)
+            y = tf.reduce_sum(f(x) * np.array([[1.0, 0.5], [0.25, 2.0]]))
+        return np.asarray(t.gradient(y, x), np.float64)
+    x = tf.constant(x0, dtype=dtype)
+    with tf.GradientTape() as t2:
+        t2.watch(x)
+        with tf.GradientTape() as t1:
+            t1.watch(x)
+            y = tf.reduce_sum(f(x) * np.array([[1.0, 0.5], [0.25, 2.0]], dtype))
+        g = t1.gradient(y, x)
+        s = tf.reduce_sum(g * np.array([[1.0, -1.0], [2.0, 0.5]], dtype))
+    h = t2.gradient(s, x)
+    assert str(h.dtype) == dtype
+    num = np.zeros_like(x0)
+    w = np.array([[1.0, -1.0], [2.0, 0.5]])
+    for i in np.ndindex(x0.shape):
+        e = np.zeros_like(x0)
+        e[i] = 1e-5
+        num[i] = np.sum((first(x0 + e) - first(x0 - e)) * w) / 2e-5
+    tol = 1e-6 if dtype == "float64" else 2e-3
+    np.testing.assert_allclose(np.asarray(h, np.float64), num, rtol=tol, atol=tol)
+
+
+def test_a_numpy_formula_without_an_op_form_refuses_a_second_derivative():
+    x = tf.constant([0.5, 1.5])
+    with tf.GradientTape() as t2:
+        t2.watch(x)
+        with tf.GradientTape() as t1:
+            t1.watch(x)
+            y = tf.reduce_sum(tf.math.lgamma(x))   # its derivative formula is digamma (no op form)
+        g = t1.gradient(y, x)
+    with pytest.raises(NotImplementedError):
+        t2.gradient(g, x)

@@ -252,8 +252,11 @@ def test_jvp_is_the_directional_derivative(rng):
     k = np.asarray(dense.kernel, np.float64)
     _, tangent = ops.jvp(lambda a: dense(a), [x[None]], [tx[None]])
     np.testing.assert_allclose(np.asarray(tangent), tx[None] @ k, rtol=1e-5, atol=1e-6)
+    # erf's NumPy formula is differentiated again (op_gradients' unary_np), so its jvp exists
+    _, tangent = ops.jvp(ops.erf, [x], [tx])
+    np.testing.assert_allclose(np.asarray(tangent), 2 / np.sqrt(np.pi) * np.exp(-x * x) * tx, rtol=1e-5)
     with pytest.raises(NotImplementedError, match="ops.jvp: forward mode runs two reverse passes"):
-        ops.jvp(ops.erf, [x], [tx])
+        ops.jvp(corenn.math.lgamma, [x + 2.0], [tx])
 
 
 @pytest.mark.parametrize("pattern, kw, ref", [
