@@ -10,6 +10,17 @@ ISAS = (["ref"] + (["avx2"] if _C.cpu_has_avx2_fma() else [])
 
 
 @pytest.fixture
+def floatx64():
+    """keras.config.set_floatx("float64") for the test (float64 layers), float32 again after it."""
+    from corenn import keras
+    keras.backend.set_floatx("float64")
+    try:
+        yield
+    finally:
+        keras.backend.set_floatx("float32")
+
+
+@pytest.fixture
 def rng():
     """A fresh, fixed-seed NumPy generator per test: failures reproduce."""
     return np.random.default_rng(1234)

@@ -17,17 +17,7 @@ from corenn.keras import layers as L
 from tests import reference as ref
 
 
-@pytest.fixture
-def floatx64():
-    keras.backend.set_floatx("float64")
-    try:
-        yield
-    finally:
-        keras.backend.set_floatx("float32")
-
-
-def _np(t):
-    return np.asarray(t, dtype=np.float64)
+from reference import f64 as _np  # noqa: E402  (the floatx64 fixture: tests/conftest.py)
 
 
 # -- references in the layer's layout, from tests/reference.py's NHWC ones ------------------------

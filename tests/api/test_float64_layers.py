@@ -12,17 +12,7 @@ from corenn import keras
 from corenn.keras import layers
 
 
-@pytest.fixture
-def floatx64():
-    keras.backend.set_floatx("float64")
-    try:
-        yield
-    finally:
-        keras.backend.set_floatx("float32")
-
-
-def _np(t):
-    return np.asarray(t, dtype=np.float64)
+from reference import f64 as _np  # noqa: E402  (the floatx64 fixture: tests/conftest.py)
 
 
 def _mlp_reference(x, ws):

@@ -26,7 +26,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from . import base
+from ._float64 import _form, _ops, _wide   # (imported at _float64's end: defined by then)
 from .activation import PReLU
 from .core import Identity, Masking, resolve_noise_shape
 from .embedding import Embedding
@@ -37,28 +37,11 @@ from .regularization import (ActivityRegularization, AlphaDropout, GaussianDropo
 from .reshaping import Permute, RepeatVector
 
 
-def _ops():
-    from .. import ops
-    return ops
-
-
 def _inv_sqrt(v):
     """1 / sqrt(v) with ops whose gradients differentiate again (a PINN's u_xx through the layer;
     ops.rsqrt's float64 gradient rule does not)."""
     ops = _ops()
     return ops.divide(1.0, ops.sqrt(v))
-
-
-def _wide(x):
-    return _ops().cast(x, "float64")
-
-
-def _form(*classes):
-    def register(fn):
-        for cls in classes:
-            base.FLOAT64_FORMS[cls] = fn
-        return fn
-    return register
 
 
 def _const(a):
