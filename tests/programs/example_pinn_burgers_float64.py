@@ -7,7 +7,7 @@ u(t, -1) = u(t, 1) = 0. As the notebook: `tf.keras.backend.set_floatx(DTYPE)` wi
 dtype=DTYPE)`, a Sequential whose Lambda layer scales (t, x) to [-1, 1]^2, tanh Dense layers with
 glorot_normal weights, the residual from one persistent GradientTape that takes u_x inside its
 block and u_t, u_xx after it, a PiecewiseConstantDecay Adam, and `tape.gradient(loss,
-model.trainable_variables)`. Smaller than the notebook (fewer points, neurons and steps) so it
+model.trainable_variables)` in a `@tf.function` train step. Smaller than the notebook (fewer points, neurons and steps) so it
 runs in seconds; the final check is that the loss at least halved (to below 0.2) and that the trained u
 keeps the initial condition's shape, in float64 throughout. Run side by side with TensorFlow 2.21
 (Keras 3, after its two Keras 3 changes: `Input((2,))`, no `tape.watch` of Keras variables) the
@@ -111,6 +111,7 @@ lr = tf.keras.optimizers.schedules.PiecewiseConstantDecay([60, 90], [1e-2, 5e-3,
 optim = tf.keras.optimizers.Adam(learning_rate=lr)
 
 
+@tf.function
 def train_step():
     loss, grad_theta = get_grad(model, X_r, X_data, u_data)
     optim.apply_gradients(zip(grad_theta, model.trainable_variables))
