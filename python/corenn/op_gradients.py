@@ -18,6 +18,7 @@ rule here is built only from ops that have a rule here, so any order of differen
                            ops (erf, sinh, log1p, rsqrt ...: ops._DIFFERENTIABLE_AGAIN) evaluate their
                            derivative formula on Tensors, its NumPy ufuncs as ops (unary_np)
     sum / mean             dy broadcast back (/ count)
+    cumsum / logsumexp     dy's reversed cumulative sum / dy exp(x - y)
     max / min              dy to the positions holding the extreme, split among ties
     reshape / transpose    dy reshaped / transposed back
     concatenate            dy's slices
@@ -247,6 +248,12 @@ def vjp(op, inputs, outputs, dys):
         return [_reduce(args[0], args[1], inputs[0], outputs[0], dy)]
     if name == "identity":
         return [dy]
+    if name == "cumsum":   # linear: dx_i = sum_{j >= i} dy_j, a reversed cumulative sum
+        ax = args[0]
+        return [ops.flip(ops.cumsum(ops.flip(dy, axis=ax), axis=ax), axis=ax)]
+    if name == "logsumexp":   # dx = dy * exp(x - y) (softmax over the reduced axes)
+        kept = list(args[0])
+        return [ops.multiply(ops.reshape(dy, kept), ops.exp(ops.subtract(inputs[0], ops.reshape(outputs[0], kept))))]
     if name == "reshape":
         return [ops.reshape(dy, list(inputs[0].shape))]
     if name == "transpose":

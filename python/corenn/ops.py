@@ -2117,7 +2117,7 @@ def logsumexp(x, axis=None, keepdims=False):
         dy = _np64(dys[0]).reshape(lse.shape)
         with np.errstate(all="ignore"):
             return [_t(dy * np.exp(a - lse))]
-    _record(rule, [x], [y])
+    _record(rule, [x], [y], ("logsumexp", tuple(lse.shape)))
     return y
 
 
@@ -2167,7 +2167,7 @@ def cumsum(x, axis=None, dtype=None):
         return _t(np.cumsum(a, axis=ax).astype(a.dtype))
     y = _t(np.cumsum(_np64(a), axis=ax))
     # dx_i = sum_{j >= i} dy_j: a reversed cumulative sum
-    _record(lambda dys: [_t(np.flip(np.cumsum(np.flip(_np64(dys[0]), ax), axis=ax), ax))], [t], [y])
+    _record(lambda dys: [_t(np.flip(np.cumsum(np.flip(_np64(dys[0]), ax), axis=ax), ax))], [t], [y], ("cumsum", ax))
     return y
 
 
