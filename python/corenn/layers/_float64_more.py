@@ -1,5 +1,6 @@
 """The float64 forms of more built-in layers (see layers/_float64.py), registered the same way:
 
+    EinsumDense           activation(einsum(equation, x, kernel) + bias)
     Embedding             take(embeddings, ids) (the mask of mask_zero from the ids, as float32)
     Rescaling             x * scale + offset
     Normalization         (x - mean) / max(sqrt(variance), 1e-7)  (invert: mean + x * std);
@@ -29,6 +30,7 @@ import numpy as np
 from ._float64 import _form, _ops, _wide   # (imported at _float64's end: defined by then)
 from .activation import PReLU
 from .core import Identity, Masking, resolve_noise_shape
+from .einsum_dense import EinsumDense
 from .embedding import Embedding
 from .normalization import BatchNormalization, GroupNormalization, RMSNormalization, UnitNormalization
 from .preprocessing import _EPSILON, Normalization, Rescaling
@@ -57,6 +59,20 @@ def _mask_tensor(flags):
 
 
 # -- lookups and preprocessing ------------------------------------------------------------------
+
+@_form(EinsumDense)
+def _einsum_dense(self, inputs, training=None):
+    """activation(einsum(equation, x, kernel) + bias): the bias has the output's trailing shape (1
+    along the labels it is not added along), so it broadcasts as it is."""
+    if self.__dict__.get("lora_enabled") or getattr(self, "_quantized", None) is not None:
+        raise NotImplementedError(f"EinsumDense '{self.name}': a float64 EinsumDense with LoRA or quantized "
+                                  "weights is not supported")
+    ops = _ops()
+    z = ops.einsum(self.equation, _wide(inputs), self.kernel)
+    if self.bias is not None:
+        z = ops.add(z, self.bias)
+    return self.activation(z)
+
 
 @_form(Embedding)
 def _embedding(self, inputs, training=None):
